@@ -1,0 +1,146 @@
+"""The model: shapes, loss math against NumPy, saving, and a short training run."""
+
+import json
+
+import numpy as np
+import pytest
+
+import vae_helpers as vh
+
+
+def np_bce(x, logits):
+    p = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+    return -np.sum(x * np.log(p) + (1 - x) * np.log(1 - p), axis=-1)
+
+
+def np_kl(mu, log_var):
+    mu, log_var = mu.astype(np.float64), log_var.astype(np.float64)
+    return 0.5 * np.sum(mu**2 + np.exp(log_var) - 1.0 - log_var, axis=-1)
+
+
+@pytest.mark.parametrize("latent_dim", [2, 5])
+def test_output_shapes(latent_dim):
+    model = vh.VAE(latent_dim=latent_dim, hidden_dim=32, seed=0)
+    x = np.random.default_rng(0).random((7, 784), dtype=np.float32)
+    logits, z_mean, z_log_var = model(x)
+    assert tuple(logits.shape) == (7, 784)
+    assert tuple(z_mean.shape) == (7, latent_dim) == tuple(z_log_var.shape)
+    assert model.decode(np.zeros((3, latent_dim), np.float32)).shape == (3, 784)
+    assert vh.latent_means(model, x).shape == (7, latent_dim)
+
+
+def test_parameter_count_matches_architecture():
+    model = vh.VAE(latent_dim=2, hidden_dim=512)
+    encoder = 784 * 512 + 512 + 2 * (512 * 2 + 2)
+    decoder = 2 * 512 + 512 + 512 * 784 + 784
+    assert model.count_params() == encoder + decoder == 807_700
+
+
+def test_bce_matches_numpy():
+    rng = np.random.default_rng(1)
+    x = rng.random((5, 784)).astype(np.float32)
+    x[:, :300] = np.round(x[:, :300])  # binary and grey pixels
+    logits = (rng.standard_normal((5, 784)) * 4).astype(np.float32)
+    got = np.asarray(vh.reconstruction_bce(x, logits))
+    np.testing.assert_allclose(got, np_bce(x, logits), rtol=1e-4)
+
+
+def test_bce_of_half_probability_is_784_log_2():
+    x = np.random.default_rng(2).random((3, 784)).astype(np.float32)
+    got = np.asarray(vh.reconstruction_bce(x, np.zeros_like(x)))
+    np.testing.assert_allclose(got, 784 * np.log(2), rtol=1e-5)
+
+
+def test_kl_matches_numpy_and_is_zero_at_the_prior():
+    rng = np.random.default_rng(3)
+    mu = rng.standard_normal((6, 4)).astype(np.float32)
+    log_var = rng.standard_normal((6, 4)).astype(np.float32)
+    np.testing.assert_allclose(np.asarray(vh.kl_divergence(mu, log_var)), np_kl(mu, log_var), rtol=1e-5)
+    zeros = np.zeros((2, 4), np.float32)
+    np.testing.assert_allclose(np.asarray(vh.kl_divergence(zeros, zeros)), 0.0, atol=1e-7)
+
+
+@pytest.mark.parametrize("beta", [0.0, 1.0, 4.0])
+def test_compute_loss_is_batch_mean_of_bce_plus_beta_kl(beta):
+    model = vh.VAE(latent_dim=3, hidden_dim=16, beta=beta, seed=0)
+    x = np.random.default_rng(4).random((8, 784), dtype=np.float32)
+    logits, mu, log_var = (np.asarray(t) for t in model(x))
+    loss = float(model.compute_loss(x=x, y_pred=(logits, mu, log_var)))
+    expected = np.mean(np_bce(x, logits) + beta * np_kl(mu, log_var))
+    assert loss == pytest.approx(expected, rel=1e-4)
+
+
+def test_reparameterisation_has_the_right_moments():
+    model = vh.VAE(latent_dim=2, hidden_dim=8, seed=0)
+    mu = np.tile(np.array([[1.0, -2.0]], np.float32), (20_000, 1))
+    log_var = np.tile(np.log(np.array([[0.25, 4.0]], np.float32)), (20_000, 1))
+    z = np.asarray(model.reparameterize(mu, log_var))
+    np.testing.assert_allclose(z.mean(axis=0), [1.0, -2.0], atol=0.05)
+    np.testing.assert_allclose(z.std(axis=0), [0.5, 2.0], rtol=0.03)
+
+
+def _subset(data, n_train, n_test):
+    return vh.Dataset(data.name, data.x_train[:n_train], data.y_train[:n_train],
+                      data.x_test[:n_test], data.y_test[:n_test], data.class_names, data.source)
+
+
+def test_short_training_run_learns(mnist, capsys):
+    vh.set_seed(0)
+    small = _subset(mnist, 3000, 500)
+    model = vh.VAE(latent_dim=2, hidden_dim=64, seed=0)
+    before = vh.evaluate_vae(model, small.x_test)["neg_elbo"]
+    history = vh.train_vae(model, small, epochs=3, batch_size=64, learning_rate=2e-3)
+    after = vh.evaluate_vae(model, small.x_test)["neg_elbo"]
+    assert before > 500 and after < 230, (before, after)  # untrained ~543 nats
+    assert history["val_loss"][-1] < history["val_loss"][0]
+    for key in ("reconstruction_loss", "kl_loss", "val_reconstruction_loss", "val_kl_loss"):
+        assert len(history[key]) == 3
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 3 and out[0].startswith("epoch 1/3") and "test: BCE" in out[0]
+
+
+def test_artifacts_round_trip(tmp_path):
+    model = vh.VAE(latent_dim=2, hidden_dim=16, seed=0)
+    vh.compile_vae(model, 1e-3)
+    x = np.random.default_rng(5).random((4, 784), dtype=np.float32)
+    history = {"loss": [1.0, 0.5]}
+    config = {"DATASET": "mnist", "LATENT_DIM": 2}
+    vh.save_artifacts(tmp_path, model, history, config)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "history.json", "vae.keras"]
+    loaded, loaded_history, loaded_config = vh.load_artifacts(tmp_path, DATASET="mnist", LATENT_DIM=2)
+    assert isinstance(loaded, vh.VAE) and loaded.latent_dim == 2 and loaded.hidden_dim == 16
+    np.testing.assert_allclose(vh.latent_means(loaded, x), vh.latent_means(model, x), rtol=1e-6)
+    assert loaded_history == history and loaded_config == config
+
+
+def test_missing_artifacts_say_which_notebook_to_run(tmp_path):
+    with pytest.raises(vh.ArtifactsError, match="No trained model.*Run 03_training.ipynb first"):
+        vh.load_artifacts(tmp_path / "artifacts", LATENT_DIM=2)
+
+
+def test_mismatched_artifacts_are_refused(tmp_path):
+    (tmp_path / "vae.keras").write_bytes(b"")
+    (tmp_path / "config.json").write_text(json.dumps({"DATASET": "mnist", "LATENT_DIM": 2}))
+    with pytest.raises(vh.ArtifactsError, match="trained with LATENT_DIM = 2.*this notebook has LATENT_DIM = 10"):
+        vh.load_artifacts(tmp_path, DATASET="mnist", LATENT_DIM=10)
+
+
+def test_failed_write_keeps_the_previous_file(tmp_path):
+    target = tmp_path / "history.json"
+    target.write_text("old")
+
+    def crash(path):
+        path.write_text("half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        vh._atomic_write(target, crash)
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["history.json"]
+
+
+def test_manifold_grid_uses_normal_quantiles():
+    model = vh.VAE(latent_dim=2, hidden_dim=8, seed=0)
+    coords, canvas = vh.decode_manifold(model, n=5)
+    assert canvas.shape == (140, 140)
+    assert coords[0] == pytest.approx(-1.6449, abs=1e-3) and coords[2] == pytest.approx(0.0, abs=1e-6)
