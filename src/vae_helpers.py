@@ -73,6 +73,11 @@ def _import_keras_quietly() -> Any:
 
 
 keras = _import_keras_quietly()
+if int(keras.__version__.split(".")[0]) < 3:
+    raise ImportError(
+        f"This series needs Keras 3, but Keras {keras.__version__} is installed. "
+        "Install the pinned versions: pip install -r requirements.txt"
+    )
 import numpy as np  # noqa: E402
 from keras import layers, ops  # noqa: E402
 
@@ -533,7 +538,7 @@ class VAE(keras.Model):
     def __init__(
         self,
         latent_dim: int = 2,
-        hidden_dim: int = 512,
+        hidden_dim: int = 1024,
         input_dim: int = IMAGE_PIXELS,
         beta: float = 1.0,
         seed: int | None = None,
@@ -715,6 +720,9 @@ def _atomic_write(path: Path, write: Any) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual mode
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -916,6 +924,7 @@ def plot_latent_space(points: np.ndarray, labels: np.ndarray, class_names: Seque
 def plot_loss_curves(history: Mapping[str, Sequence[float]], title: str) -> Any:
     """Reconstruction BCE, KL and total loss per epoch, train vs test."""
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     epochs = np.arange(1, len(history["loss"]) + 1)
     parts = [("reconstruction_loss", "reconstruction BCE"), ("kl_loss", "KL divergence"),
@@ -925,6 +934,7 @@ def plot_loss_curves(history: Mapping[str, Sequence[float]], title: str) -> Any:
         ax.plot(epochs, history[key], "o-", ms=3, label="train")
         ax.plot(epochs, history[f"val_{key}"], "s--", ms=3, label="test")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("nats per image")
         ax.set_title(label)
         ax.legend()

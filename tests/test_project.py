@@ -1,0 +1,72 @@
+"""Project files: environment specs agree, notebooks are well-formed, the runner checks its input."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def requirement_lines(text):
+    return [line.split("#")[0].strip() for line in text.splitlines() if line.split("#")[0].strip()]
+
+
+def test_environment_yml_matches_requirements():
+    pip_reqs = requirement_lines((ROOT / "requirements.txt").read_text())
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
+    assert [r.replace(" ", "") for r in pip_section] == [r.replace(" ", "") for r in pip_reqs]
+    assert all("==" in r for r in pip_reqs), "every requirement is pinned"
+
+
+def test_six_notebooks_in_order():
+    assert [p.name[:3] for p in NOTEBOOKS] == ["01_", "02_", "03_", "04_", "05_", "06_"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_structure(path):
+    nb = json.loads(path.read_text())
+    cells = nb["cells"]
+    assert cells[0]["cell_type"] == "markdown"
+    intro = "".join(cells[0]["source"])
+    for word in ("Goal", "Prerequisites", "Run time"):
+        assert f"**{word}" in intro, f"first cell should state the {word.lower()}"
+    code = [c for c in cells if c["cell_type"] == "code"]
+    tagged = [c for c in code if "parameters" in c["metadata"].get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
+    assert all(c["execution_count"] is not None for c in code), "committed executed"
+    assert not any(o["output_type"] == "error" for c in code for o in c["outputs"])
+    assert any("import vae_helpers" in "".join(c["source"]) for c in code)
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+
+
+def test_runner_rejects_unknown_parameter():
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "run_series.py"), "-p", "EPOCH", "5"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "unknown parameter(s) EPOCH" in result.stderr and "EPOCHS" in result.stderr
+
+
+def test_runner_parses_values_like_papermill():
+    sys.path.insert(0, str(ROOT / "tools"))
+    from run_series import parse_value
+
+    assert parse_value("5") == 5 and parse_value("1e-3") == 1e-3
+    assert parse_value("None") is None and parse_value("True") is True
+    assert parse_value("fashion_mnist") == "fashion_mnist"
+
+
+def test_papermill_bad_parameter_fails_fast_with_message(tmp_path):
+    import papermill as pm
+
+    with pytest.raises(pm.PapermillExecutionError) as info:
+        pm.execute_notebook(str(ROOT / "notebooks" / "02_model.ipynb"), str(tmp_path / "out.ipynb"),
+                            parameters={"LATENT_DIM": 0}, kernel_name="python3",
+                            cwd=str(ROOT / "notebooks"), progress_bar=False)
+    assert info.value.ename == "ParameterError"
+    assert "Parameter LATENT_DIM = 0 (int) is not allowed: LATENT_DIM must be a positive integer" in info.value.evalue

@@ -1,0 +1,142 @@
+"""Run the six notebooks of the series in order with papermill.
+
+Examples (from the repository root; ``make run`` calls this)::
+
+    python tools/run_series.py                      # defaults, into build/notebooks/
+    python tools/run_series.py -p EPOCHS 5 -p LATENT_DIM 10
+    python tools/run_series.py --inplace            # refresh the committed notebooks
+
+Each ``-p NAME VALUE`` is passed to every notebook that declares ``NAME`` in
+its ``parameters`` cell (values are read like papermill's ``-p``: ints,
+floats, True/False/None, else strings). A name no notebook declares is an
+error, so a typo does not silently run the defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+KERNEL = "python3"
+
+
+def parse_value(text: str) -> object:
+    """Convert a command-line value the way papermill's ``-p`` does."""
+    special = {"True": True, "False": False, "None": None}
+    if text in special:
+        return special[text]
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    return text
+
+
+def series() -> list[Path]:
+    paths = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    if not paths:
+        sys.exit(f"error: no notebooks found in {NOTEBOOKS}")
+    return paths
+
+
+def declared_parameters(path: Path) -> set[str]:
+    return set(pm.inspect_notebook(str(path)))
+
+
+def strip_papermill_metadata(path: Path) -> None:
+    """Remove papermill's timing metadata so committed notebooks diff cleanly."""
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata.pop("papermill", None)
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+    nbformat.write(nb, path)
+
+
+@contextlib.contextmanager
+def kernel_stderr_to(path: Path):
+    """Send what kernels write straight to file descriptor 2 (TensorFlow's
+    C++ start-up log, Jupyter's transport warnings) to a log file instead of
+    the terminal. Cell outputs are unaffected: they go into the notebook."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
+                        metavar=("NAME", "VALUE"), help="parameter passed to every notebook that has it")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--output-dir", type=Path, default=ROOT / "build" / "notebooks",
+                       help="where the executed notebooks go (default: build/notebooks)")
+    where.add_argument("--inplace", action="store_true",
+                       help="overwrite the notebooks in notebooks/ (maintainers, before a commit)")
+    parser.add_argument("--only", nargs="*", default=None,
+                        help="run only notebooks whose name starts with one of these prefixes, e.g. 03 04")
+    args = parser.parse_args(argv)
+
+    params = {name: parse_value(value) for name, value in args.parameter}
+    paths = series()
+    if args.only:
+        paths = [p for p in paths if any(p.name.startswith(o) for o in args.only)]
+    declared = {p: declared_parameters(p) for p in paths}
+    unknown = set(params) - set().union(*declared.values())
+    if unknown:
+        known = ", ".join(sorted(set().union(*declared.values())))
+        print(f"error: unknown parameter(s) {', '.join(sorted(unknown))}; the notebooks take: {known}",
+              file=sys.stderr)
+        return 2
+    if args.inplace and params:
+        print("error: --inplace refreshes the committed notebooks with their defaults; "
+              "drop the parameters or use --output-dir", file=sys.stderr)
+        return 2
+
+    out_dir = NOTEBOOKS if args.inplace else args.output_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shown = " ".join(f"{k}={v!r}" for k, v in params.items()) or "defaults"
+    print(f"Running {len(paths)} notebooks ({shown}) -> {out_dir}", flush=True)
+    log_path = ROOT / "build" / "kernel-stderr.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path.write_bytes(b"")
+    start_all = time.perf_counter()
+    for path in paths:
+        mine = {k: v for k, v in params.items() if k in declared[path]}
+        out = out_dir / path.name
+        start = time.perf_counter()
+        print(f"  {path.name:<28}", end="", flush=True)
+        try:
+            with kernel_stderr_to(log_path):
+                pm.execute_notebook(str(path), str(out), parameters=mine, kernel_name=KERNEL,
+                                    cwd=str(NOTEBOOKS), progress_bar=False, log_output=False)
+        except pm.PapermillExecutionError as err:
+            print("FAILED")
+            print(f"\n{path.name} failed in cell {err.exec_count}: {err.ename}: {err.evalue}\n"
+                  f"The executed notebook with the error is {out}; kernel log: {log_path}",
+                  file=sys.stderr)
+            return 1
+        if args.inplace:
+            strip_papermill_metadata(out)
+        print(f"{time.perf_counter() - start:6.1f} s", flush=True)
+    print(f"Done in {time.perf_counter() - start_all:.1f} s. Figures are in {ROOT / 'imgs'}.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
