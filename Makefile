@@ -11,7 +11,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 # Notebook parameters that `make run NAME=value` passes through to papermill.
 PARAMS := SEED DATASET DATA_DIR LATENT_DIM HIDDEN_DIM EPOCHS BATCH_SIZE LEARNING_RATE BETA \
-          ARTIFACTS_DIR IMGS_DIR
+          ARTIFACTS_DIR IMGS_DIR RESUME
 PM_ARGS := $(foreach p,$(PARAMS),$(if $($(p)),-p $(p) $($(p))))
 PYTEST_NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 

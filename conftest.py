@@ -1,9 +1,27 @@
-"""pytest configuration shared by the unit tests and nbval."""
+"""pytest configuration shared by the unit tests and nbval.
+
+Before anything runs, check that the installed Python, TensorFlow, Keras and
+NumPy are versions the series supports, and stop with one clear message if
+not (instead of a long traceback from deep inside TensorFlow).
+"""
 
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
+import pytest
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "tools"))
+
+from check_environment import FIX, environment_problems, installed_version  # noqa: E402
+
+
+def pytest_configure(config):
+    problems = environment_problems(sys.version_info[:2], installed_version("keras"),
+                                    installed_version("tensorflow"), installed_version("numpy"))
+    if problems:
+        pytest.exit("Unsupported environment: " + "; ".join(problems) + ". " + FIX, returncode=4)
 
 
 def pytest_collectstart(collector):

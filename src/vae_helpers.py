@@ -219,6 +219,9 @@ def check_parameters(**params: Any) -> None:
                     "None (use $VAE_DATA_DIR or the Keras download) or an "
                     "existing folder holding the four IDX files"
                 )
+        elif name == "RESUME":
+            if not isinstance(value, bool):
+                problem = "True or False"
         elif name in {"ARTIFACTS_DIR", "IMGS_DIR"}:
             if not isinstance(value, (str, os.PathLike)) or not str(value):
                 problem = "a folder path (it is created if missing)"
@@ -624,11 +627,13 @@ def describe_model(model: VAE) -> str:
 # Training and evaluation
 # --------------------------------------------------------------------------
 class EpochLogger(keras.callbacks.Callback):
-    """Print one short line per epoch: train and test BCE, KL and total."""
+    """Print one short line per epoch (train and test BCE, KL and total) and
+    stop with a clear message if the loss becomes NaN or infinite."""
 
-    def __init__(self, epochs: int) -> None:
+    def __init__(self, epochs: int, verbose: bool = True) -> None:
         super().__init__()
         self.epochs = epochs
+        self.verbose = verbose
         self.epoch_times: list[float] = []
         self._start = 0.0
 
@@ -640,19 +645,22 @@ class EpochLogger(keras.callbacks.Callback):
         self.epoch_times.append(time.perf_counter() - self._start)
         if not all(math.isfinite(v) for v in logs.values()):
             self.model.stop_training = True
+            shown = ", ".join(f"{k} {v:.4g}" for k, v in logs.items())
             raise FloatingPointError(
-                f"The loss became NaN or infinite in epoch {epoch + 1} ({logs}). "
-                "Lower LEARNING_RATE (e.g. by 10x) and train again."
+                f"The loss became NaN or infinite in epoch {epoch + 1} ({shown}). "
+                "Lower LEARNING_RATE (e.g. by 10x) and train again; the last good "
+                "checkpoint and artifacts were kept."
             )
-        w = len(str(self.epochs))
-        print(
-            f"epoch {epoch + 1:>{w}}/{self.epochs}  "
-            f"train: BCE {logs['reconstruction_loss']:7.2f}  KL {logs['kl_loss']:5.2f}  "
-            f"loss {logs['loss']:7.2f} | "
-            f"test: BCE {logs['val_reconstruction_loss']:7.2f}  KL {logs['val_kl_loss']:5.2f}  "
-            f"loss {logs['val_loss']:7.2f} nats | {self.epoch_times[-1]:.1f} s",
-            flush=True,
-        )
+        if self.verbose:
+            w = len(str(self.epochs))
+            print(
+                f"epoch {epoch + 1:>{w}}/{self.epochs}  "
+                f"train: BCE {logs['reconstruction_loss']:7.2f}  KL {logs['kl_loss']:5.2f}  "
+                f"loss {logs['loss']:7.2f} | "
+                f"test: BCE {logs['val_reconstruction_loss']:7.2f}  KL {logs['val_kl_loss']:5.2f}  "
+                f"loss {logs['val_loss']:7.2f} nats | {self.epoch_times[-1]:.1f} s",
+                flush=True,
+            )
 
 
 def compile_vae(model: VAE, learning_rate: float) -> VAE:
@@ -661,33 +669,109 @@ def compile_vae(model: VAE, learning_rate: float) -> VAE:
     return model
 
 
+def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
+    """The shuffled order of the training images in ``epoch``: a function of
+    the seed and the epoch only, so a resumed run sees the same batches."""
+    return np.random.default_rng([seed, epoch]).permutation(n)
+
+
+CHECKPOINT_FILE = "checkpoint.npz"
+
+
+def _checkpoint_identity(model: VAE, batch_size: int, learning_rate: float, seed: int) -> dict:
+    return dict(latent_dim=model.latent_dim, hidden_dim=model.hidden_dim, input_dim=model.input_dim,
+                beta=model.beta, batch_size=batch_size, learning_rate=float(learning_rate), seed=seed)
+
+
+def save_checkpoint(path: Path, model: VAE, history: Mapping[str, Sequence[float]],
+                    identity: Mapping[str, Any]) -> None:
+    """Write the model's and the optimizer's variables, the history so far
+    and the run's settings to one ``.npz`` file, atomically."""
+    arrays = {f"model/{i}": ops.convert_to_numpy(v) for i, v in enumerate(model.variables)}
+    arrays.update({f"optimizer/{i}": ops.convert_to_numpy(v)
+                   for i, v in enumerate(model.optimizer.variables)})
+    meta = json.dumps({"history": dict(history), "identity": dict(identity)})
+    arrays["meta"] = np.frombuffer(meta.encode(), dtype=np.uint8)
+    _atomic_write(path, lambda p: np.savez(p, **arrays))
+
+
+def load_checkpoint(path: Path, model: VAE, identity: Mapping[str, Any]) -> dict[str, list[float]]:
+    """Restore ``model`` (weights, noise-generator state, optimizer state)
+    from :func:`save_checkpoint`'s file and return the history so far."""
+    with np.load(path, allow_pickle=False) as f:
+        meta = json.loads(f["meta"].tobytes().decode())
+        if meta["identity"] != dict(identity):
+            changed = {k: (meta["identity"].get(k), v) for k, v in identity.items()
+                       if meta["identity"].get(k) != v}
+            raise ArtifactsError(
+                f"The checkpoint {str(path)!r} belongs to a run with other settings "
+                f"(saved vs now: {changed}). Set RESUME = False to start afresh, or "
+                "use the settings of the interrupted run."
+            )
+        model.optimizer.build(model.trainable_variables)
+        for group, variables in (("model", model.variables), ("optimizer", model.optimizer.variables)):
+            for i, variable in enumerate(variables):
+                variable.assign(f[f"{group}/{i}"])
+    return {k: list(v) for k, v in meta["history"].items()}
+
+
 def train_vae(
     model: VAE,
     data: Dataset,
     epochs: int,
     batch_size: int,
     learning_rate: float,
+    *,
+    seed: int = 0,
+    checkpoint_dir: str | os.PathLike | None = None,
+    resume: bool = False,
     verbose: bool = True,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> dict[str, list[float]]:
     """Train on ``data.x_train`` and evaluate on all of ``data.x_test`` after
-    every epoch. Returns the per-epoch history (train and ``val_`` = test)
-    plus ``epoch_time_s``."""
-    check_parameters(EPOCHS=epochs, BATCH_SIZE=batch_size, LEARNING_RATE=learning_rate)
+    every epoch; print one line per epoch.
+
+    With ``checkpoint_dir`` the model and optimizer state are saved after
+    every epoch (atomically); with ``resume=True`` a run continues from that
+    checkpoint and ends with the same weights as an uninterrupted run.
+    Returns the per-epoch history (train, and ``val_`` = test) plus
+    ``epoch_time_s``.
+    """
+    check_parameters(EPOCHS=epochs, BATCH_SIZE=batch_size, LEARNING_RATE=learning_rate, SEED=seed)
     if not model.compiled:
         compile_vae(model, learning_rate)
-    logger = EpochLogger(epochs)
-    result = model.fit(
-        data.x_train,
-        epochs=epochs,
-        batch_size=batch_size,
-        validation_data=(data.x_test,),
-        validation_batch_size=1000,
-        shuffle=True,
-        verbose=0,
-        callbacks=[logger] if verbose else [],
-    )
-    history = {k: [float(v) for v in vals] for k, vals in result.history.items()}
-    history["epoch_time_s"] = list(logger.epoch_times)
+    identity = _checkpoint_identity(model, batch_size, learning_rate, seed)
+    checkpoint = Path(checkpoint_dir) / CHECKPOINT_FILE if checkpoint_dir is not None else None
+    history: dict[str, list[float]] = {}
+    if resume:
+        if checkpoint is None:
+            raise ParameterError("RESUME = True needs a checkpoint folder (checkpoint_dir).")
+        if checkpoint.is_file():
+            history = load_checkpoint(checkpoint, model, identity)
+            if verbose:
+                print(f"Resuming after epoch {len(history.get('loss', []))} from {checkpoint}")
+        elif verbose:
+            print(f"No checkpoint in {checkpoint.parent}: training from the start")
+    first = len(history.get("loss", []))
+    logger = EpochLogger(epochs, verbose)
+    for epoch in range(first, epochs):
+        order = epoch_order(seed, epoch, len(data.x_train))
+        result = model.fit(
+            data.x_train[order],
+            initial_epoch=epoch,
+            epochs=epoch + 1,
+            batch_size=batch_size,
+            validation_data=(data.x_test,),
+            validation_batch_size=1000,
+            shuffle=False,  # the order above is the shuffle
+            verbose=0,
+            callbacks=[logger, *callbacks],
+        )
+        for key, values in result.history.items():
+            history.setdefault(key, []).extend(float(v) for v in values)
+        history.setdefault("epoch_time_s", []).append(logger.epoch_times[-1])
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, model, history, identity)
     return history
 
 

@@ -144,3 +144,78 @@ def test_manifold_grid_uses_normal_quantiles():
     coords, canvas = vh.decode_manifold(model, n=5)
     assert canvas.shape == (140, 140)
     assert coords[0] == pytest.approx(-1.6449, abs=1e-3) and coords[2] == pytest.approx(0.0, abs=1e-6)
+
+
+class _StopAt(vh.keras.callbacks.Callback):
+    """Simulate Ctrl-C at the start of a given epoch."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.stop_epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.stop_epoch:
+            raise KeyboardInterrupt
+
+
+def _fresh_model():
+    vh.set_seed(3)
+    return vh.VAE(latent_dim=2, hidden_dim=32, seed=3)
+
+
+def test_same_seed_gives_identical_weights(mnist):
+    small = _subset(mnist, 1000, 200)
+    runs = []
+    for _ in range(2):
+        model = _fresh_model()
+        vh.train_vae(model, small, epochs=2, batch_size=100, learning_rate=1e-3, seed=3, verbose=False)
+        runs.append(model.get_weights())
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_interrupted_then_resumed_run_matches_a_straight_run(mnist, tmp_path, capsys):
+    small = _subset(mnist, 1000, 200)
+    kwargs = dict(epochs=3, batch_size=100, learning_rate=1e-3, seed=3, verbose=True)
+
+    straight = _fresh_model()
+    straight_history = vh.train_vae(straight, small, **kwargs)
+
+    interrupted = _fresh_model()
+    with pytest.raises(KeyboardInterrupt):
+        vh.train_vae(interrupted, small, checkpoint_dir=tmp_path, callbacks=[_StopAt(2)], **kwargs)
+    assert (tmp_path / "checkpoint.npz").is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.npz"], "no temporary file left behind"
+    capsys.readouterr()
+
+    resumed = _fresh_model()
+    history = vh.train_vae(resumed, small, checkpoint_dir=tmp_path, resume=True, **kwargs)
+    out = capsys.readouterr().out
+    assert "Resuming after epoch 2" in out and "epoch 3/3" in out and "epoch 1/3" not in out
+    for a, b in zip(straight.get_weights(), resumed.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert history["val_loss"] == straight_history["val_loss"]
+
+
+def test_resume_refuses_a_checkpoint_of_other_settings(mnist, tmp_path):
+    small = _subset(mnist, 300, 100)
+    vh.train_vae(_fresh_model(), small, epochs=1, batch_size=100, learning_rate=1e-3, seed=3,
+                 checkpoint_dir=tmp_path, verbose=False)
+    with pytest.raises(vh.ArtifactsError, match="other settings.*batch_size.*RESUME = False"):
+        vh.train_vae(_fresh_model(), small, epochs=2, batch_size=50, learning_rate=1e-3, seed=3,
+                     checkpoint_dir=tmp_path, resume=True, verbose=False)
+
+
+def test_nan_loss_stops_with_advice(mnist):
+    small = _subset(mnist, 300, 100)
+    model = _fresh_model()
+    bad = np.full_like(small.x_train, np.nan)
+    poisoned = vh.Dataset(small.name, bad, small.y_train, small.x_test, small.y_test,
+                          small.class_names, small.source)
+    with pytest.raises(FloatingPointError, match="NaN or infinite in epoch 1.*Lower LEARNING_RATE"):
+        vh.train_vae(model, poisoned, epochs=2, batch_size=100, learning_rate=1e-3, verbose=False)
+
+
+def test_no_pickle_in_the_helpers():
+    source = (vh.__file__ and open(vh.__file__).read())
+    assert "allow_pickle=True" not in source and "import pickle" not in source

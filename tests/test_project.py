@@ -70,3 +70,30 @@ def test_papermill_bad_parameter_fails_fast_with_message(tmp_path):
                             cwd=str(ROOT / "notebooks"), progress_bar=False)
     assert info.value.ename == "ParameterError"
     assert "Parameter LATENT_DIM = 0 (int) is not allowed: LATENT_DIM must be a positive integer" in info.value.evalue
+
+
+def _run_notebook(name, tmp_path, **parameters):
+    import papermill as pm
+
+    with pytest.raises(pm.PapermillExecutionError) as info:
+        pm.execute_notebook(str(ROOT / "notebooks" / name), str(tmp_path / name),
+                            parameters=parameters, kernel_name="python3",
+                            cwd=str(ROOT / "notebooks"), progress_bar=False)
+    return info.value
+
+
+def test_papermill_reconstructions_before_training_says_run_03(tmp_path):
+    err = _run_notebook("04_reconstructions.ipynb", tmp_path, ARTIFACTS_DIR=str(tmp_path / "none"))
+    assert err.ename == "ArtifactsError"
+    assert "No trained model" in err.evalue and "Run 03_training.ipynb first" in err.evalue
+
+
+def test_papermill_artifacts_of_other_latent_size_are_refused(tmp_path):
+    import vae_helpers as vh
+
+    model = vh.VAE(latent_dim=2, hidden_dim=8)
+    vh.save_artifacts(tmp_path / "art", model, {"loss": [1.0]}, {"DATASET": "mnist", "LATENT_DIM": 2})
+    err = _run_notebook("05_sampling.ipynb", tmp_path, ARTIFACTS_DIR=str(tmp_path / "art"), LATENT_DIM=10)
+    assert err.ename == "ArtifactsError"
+    assert "trained with LATENT_DIM = 2, but this notebook has LATENT_DIM = 10" in err.evalue
+    assert "Re-run 03_training.ipynb with LATENT_DIM = 10" in err.evalue

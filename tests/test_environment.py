@@ -1,0 +1,46 @@
+"""Environment faults: unsupported versions are refused early and clearly."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+from check_environment import environment_problems  # noqa: E402
+
+
+def test_supported_environment_has_no_problems():
+    assert environment_problems((3, 11), (3, 15), (2, 21), (2, 4)) == []
+    assert environment_problems((3, 10), (3, 12), (2, 21), (2, 2)) == []
+
+
+@pytest.mark.parametrize(
+    ("versions", "message"),
+    [
+        (((3, 14), (3, 15), (2, 21), (2, 4)), "Python 3.14 is not supported"),
+        (((3, 11), (2, 15), (2, 15), (1, 26)), "Keras 2.15 found; the series needs Keras 3"),
+        (((3, 12), (3, 3), (2, 17), (2, 0)), "TensorFlow 2.17 is too old.*NumPy 1.x"),
+        (((3, 11), (3, 15), None, (2, 4)), "TensorFlow is not installed"),
+    ],
+)
+def test_unsupported_versions_are_named(versions, message):
+    import re
+
+    problems = environment_problems(*versions)
+    assert any(re.search(message, p) for p in problems), problems
+
+
+def test_importing_the_helpers_with_keras_2_fails_with_advice(tmp_path):
+    fake = tmp_path / "keras"
+    fake.mkdir()
+    (fake / "__init__.py").write_text('__version__ = "2.15.0"\n')
+    result = subprocess.run(
+        [sys.executable, "-c", "import vae_helpers"],
+        env={"PYTHONPATH": f"{tmp_path}:{ROOT / 'src'}", "PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode != 0
+    assert "needs Keras 3, but Keras 2.15.0 is installed" in result.stderr
+    assert "pip install -r requirements.txt" in result.stderr
