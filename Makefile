@@ -9,10 +9,12 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-# Notebook parameters that `make run NAME=value` passes through to papermill.
-PARAMS := SEED DATASET DATA_DIR LATENT_DIM HIDDEN_DIM EPOCHS BATCH_SIZE LEARNING_RATE BETA \
-          ARTIFACTS_DIR IMGS_DIR RESUME
-PM_ARGS := $(foreach p,$(PARAMS),$(if $($(p)),-p $(p) $($(p))))
+# Every NAME=value on the command line except PYTHON and VENV is a notebook
+# parameter for papermill (`make run EPOCHS=5`); the runner rejects names no
+# notebook has, so a typo is an error, not a silent default.
+MAKE_VARS := PYTHON VENV
+CLI_PARAMS := $(filter-out $(addsuffix =%,$(MAKE_VARS)),$(-*-command-variables-*-))
+PM_ARGS := $(foreach a,$(CLI_PARAMS),-p $(subst =, ,$(a)))
 PYTEST_NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 .PHONY: help venv run test unit nbval notebooks clean
