@@ -1,0 +1,22 @@
+"""The benchmark's FLOP model (the benchmark itself is run by hand, not in CI)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+import train_speed  # noqa: E402
+
+
+def test_matmul_flops_of_one_layer():
+    # One 10x5 layer, 3 training images, 2 test images:
+    # forward 2*10*5 = 100 per image; training adds the weight gradient (100)
+    # but no input gradient for the first layer; the test set is forward only.
+    assert train_speed.matmul_flops_per_epoch([(10, 5)], 3, 2) == 3 * 200 + 2 * 100
+
+
+def test_matmul_flops_of_the_default_vae():
+    shapes = [(784, 1024), (1024, 2), (1024, 2), (2, 1024), (1024, 784)]
+    forward = 2 * sum(i * o for i, o in shapes)
+    expected = 60_000 * (3 * forward - 2 * 784 * 1024) + 10_000 * forward
+    assert train_speed.matmul_flops_per_epoch(shapes, 60_000, 10_000) == expected
+    assert 500e9 < expected < 530e9  # about half a TFLOP per epoch
