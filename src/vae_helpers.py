@@ -240,17 +240,19 @@ def check_parameters(**params: Any) -> None:
 # Data
 # --------------------------------------------------------------------------
 _IDX_FILES = ("train_images", "train_labels", "test_images", "test_labels")
+# Both datasets use the four standard IDX file names.
+_IDX_FILENAMES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
 
 DATASETS: dict[str, dict[str, Any]] = {
     "mnist": {
         "title": "MNIST",
         "class_names": [str(d) for d in range(10)],
-        "files": {
-            "train_images": "train-images-idx3-ubyte",
-            "train_labels": "train-labels-idx1-ubyte",
-            "test_images": "t10k-images-idx3-ubyte",
-            "test_labels": "t10k-labels-idx1-ubyte",
-        },
+        "files": _IDX_FILENAMES,
         # SHA-256 of the *decompressed* IDX files: the same for every mirror.
         "sha256": {
             "train_images": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
@@ -265,12 +267,7 @@ DATASETS: dict[str, dict[str, Any]] = {
             "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
             "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
         ],
-        "files": {
-            "train_images": "train-images-idx3-ubyte",
-            "train_labels": "train-labels-idx1-ubyte",
-            "test_images": "t10k-images-idx3-ubyte",
-            "test_labels": "t10k-labels-idx1-ubyte",
-        },
+        "files": _IDX_FILENAMES,
         "sha256": {
             "train_images": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
             "train_labels": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",

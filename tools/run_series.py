@@ -134,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.inplace:
             strip_papermill_metadata(out)
         print(f"{time.perf_counter() - start:6.1f} s", flush=True)
-    print(f"Done in {time.perf_counter() - start_all:.1f} s. Figures are in {ROOT / 'imgs'}.")
+    imgs = (NOTEBOOKS / str(params.get("IMGS_DIR", "../imgs"))).resolve()
+    print(f"Done in {time.perf_counter() - start_all:.1f} s. Figures are in {imgs}.")
     return 0
 
 
