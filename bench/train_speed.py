@@ -125,7 +125,6 @@ def reference_epoch_times(data, epochs: int, cfg: dict) -> list[float]:
 def worker(args: argparse.Namespace) -> dict:
     sys.path.insert(0, str(ROOT / "src"))
     import keras
-    import numpy as np
     import vae_helpers as vh
 
     cfg = dict(DEFAULTS)
