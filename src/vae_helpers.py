@@ -83,6 +83,7 @@ from keras import layers, ops  # noqa: E402
 
 __all__ = [
     "ArtifactsError",
+    "CHECKPOINT_FILE",
     "DATASETS",
     "DataError",
     "Dataset",
@@ -90,12 +91,18 @@ __all__ = [
     "ParameterError",
     "VAE",
     "VAEError",
+    "build_decoder",
+    "build_encoder",
     "check_parameters",
+    "compile_vae",
     "decode_manifold",
+    "describe_model",
+    "epoch_order",
     "evaluate_vae",
     "kl_divergence",
     "latent_means",
     "load_artifacts",
+    "load_checkpoint",
     "load_dataset",
     "parse_idx",
     "plot_digit_grid",
@@ -104,8 +111,11 @@ __all__ = [
     "plot_manifold",
     "plot_reconstructions",
     "plot_samples",
+    "project_2d",
+    "reconstruct",
     "reconstruction_bce",
     "save_artifacts",
+    "save_checkpoint",
     "save_figure",
     "set_seed",
     "train_vae",
@@ -1044,4 +1054,4 @@ def plot_loss_curves(history: Mapping[str, Sequence[float]], title: str) -> Any:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    print(versions(), file=sys.stderr)
+    print(versions())
