@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULTS = dict(latent_dim=2, hidden_dim=1024, batch_size=256, learning_rate=2e-3, epochs=20, seed=42)
+DEFAULTS = dict(latent_dim=2, hidden_dim=512, batch_size=256, learning_rate=2e-3, epochs=20, seed=42)
 
 
 # ----------------------------------------------------------------------------

@@ -82,44 +82,68 @@ import numpy as np  # noqa: E402
 from keras import layers, ops  # noqa: E402
 
 __all__ = [
+    "ACTIVATION",
     "ArtifactsError",
+    "BINARIZE_MODES",
     "CHECKPOINT_FILE",
     "DATASETS",
     "DataError",
     "Dataset",
+    "EXPLORER_MAX_SLIDERS",
+    "EXPLORER_TEXT",
     "EpochLogger",
+    "HIDDEN_LAYERS",
+    "LatentExplorer",
     "ParameterError",
+    "SWEEP_COLUMNS",
     "VAE",
     "VAEError",
+    "binarize_images",
     "build_decoder",
     "build_encoder",
+    "check_answer",
     "check_parameters",
     "compile_vae",
     "decode_manifold",
     "describe_model",
     "epoch_order",
     "evaluate_vae",
+    "format_table",
+    "interpolate",
+    "iwae_log_likelihood",
     "kl_divergence",
+    "latent_explorer",
     "latent_means",
     "load_artifacts",
     "load_checkpoint",
     "load_dataset",
+    "log_importance_weights",
     "parse_idx",
+    "plan_sweep",
     "plot_digit_grid",
+    "plot_image_panels",
+    "plot_interpolations",
     "plot_latent_space",
+    "plot_latent_sweep",
     "plot_loss_curves",
     "plot_manifold",
+    "plot_rate_distortion",
     "plot_reconstructions",
     "plot_samples",
+    "plot_sweep_gallery",
     "project_2d",
     "reconstruct",
     "reconstruction_bce",
+    "run_notebook",
+    "run_sweep",
     "save_artifacts",
     "save_checkpoint",
     "save_figure",
     "set_seed",
+    "tile_images",
     "train_vae",
     "versions",
+    "write_csv",
 ]
 
 IMAGE_SIDE = 28
@@ -198,6 +222,10 @@ def _describe(value: Any) -> str:
     return f"{value!r} ({type(value).__name__})"
 
 
+# Parameters that hold lists, and the parameter each item must be valid as.
+_LIST_PARAMETERS = {"BETAS": "BETA", "LATENT_DIMS": "LATENT_DIM", "BINARIZED_LATENT_DIMS": "LATENT_DIM"}
+
+
 def check_parameters(**params: Any) -> None:
     """Check notebook parameters before any work starts.
 
@@ -208,7 +236,19 @@ def check_parameters(**params: Any) -> None:
     """
     for name, value in params.items():
         problem = None
-        if name in {"LATENT_DIM", "HIDDEN_DIM", "EPOCHS", "BATCH_SIZE", "N_SAMPLES"}:
+        if name in _LIST_PARAMETERS:
+            item_name = _LIST_PARAMETERS[name]
+            if not isinstance(value, (list, tuple)):
+                problem = f"a list of {item_name} values, e.g. [1, 2]"
+            else:
+                for item in value:
+                    try:
+                        check_parameters(**{item_name: item})
+                    except ParameterError as error:
+                        raise ParameterError(f"Parameter {name} = {_describe(value)} is not allowed: "
+                                             f"its item {item!r} is not a valid {item_name}. "
+                                             f"{str(error).split(': ', 1)[1]}") from None
+        elif name in {"LATENT_DIM", "HIDDEN_DIM", "EPOCHS", "BATCH_SIZE", "N_SAMPLES"}:
             if not _is_int(value) or value < 1:
                 problem = "a positive integer"
         elif name == "SEED":
@@ -231,10 +271,16 @@ def check_parameters(**params: Any) -> None:
                     "None (use $VAE_DATA_DIR or the Keras download) or an "
                     "existing folder holding the four IDX files"
                 )
-        elif name == "RESUME":
+        elif name == "BINARIZE":
+            if value not in BINARIZE_MODES:
+                problem = "None (grey-level pixels) or 'dynamic' (binarized MNIST)"
+        elif name == "IWAE_K":
+            if not _is_int(value) or value < 1:
+                problem = "a positive integer (importance samples per image, e.g. 100)"
+        elif name in {"RESUME", "RERUN"}:
             if not isinstance(value, bool):
                 problem = "True or False"
-        elif name in {"ARTIFACTS_DIR", "IMGS_DIR"}:
+        elif name in {"ARTIFACTS_DIR", "IMGS_DIR", "SWEEP_DIR"}:
             if not isinstance(value, (str, os.PathLike)) or not str(value):
                 problem = "a folder path (it is created if missing)"
         else:
@@ -301,6 +347,9 @@ class Dataset:
     y_test: np.ndarray  # (10000,) uint8
     class_names: list[str]
     source: str  # where the bytes came from
+    # None: grey-level pixels in [0, 1]. "dynamic": x_test is binarized once
+    # (fixed seed) and train_vae draws a fresh binarization of x_train every epoch.
+    binarize: str | None = None
 
     @property
     def title(self) -> str:
@@ -463,7 +512,18 @@ def _load_from_keras(name: str) -> tuple[dict[str, np.ndarray], str]:
     return _verified_arrays(name, raws, where), "Keras download"
 
 
-def load_dataset(name: str = "mnist", data_dir: str | os.PathLike | None = None) -> Dataset:
+BINARIZE_MODES = (None, "dynamic")
+BINARIZE_TEST_SEED = 0  # one fixed binarized test set, shared by every run
+
+
+def binarize_images(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Sample every pixel as Bernoulli(intensity): a 0/1 image, float32."""
+    return (rng.random(x.shape, dtype=np.float32) < x).astype(np.float32)
+
+
+def load_dataset(
+    name: str = "mnist", data_dir: str | os.PathLike | None = None, binarize: str | None = None
+) -> Dataset:
     """Load MNIST or Fashion-MNIST, verified against known SHA-256 sums.
 
     Where the data comes from, in order: ``data_dir`` if given; else the
@@ -471,9 +531,13 @@ def load_dataset(name: str = "mnist", data_dir: str | os.PathLike | None = None)
     Keras download (cached in ``~/.keras/datasets``). A folder may hold the
     four files directly or in a sub-folder named after the dataset.
 
-    Images are returned as float32 in [0, 1], flattened to 784 values.
+    Images are returned as float32 in [0, 1], flattened to 784 values. With
+    ``binarize="dynamic"`` the test images are binarized once, with a fixed
+    seed (the same test set for every run), and :func:`train_vae` binarizes
+    the training images afresh every epoch ("dynamic binarization", the
+    data of the published MNIST log-likelihoods).
     """
-    check_parameters(DATASET=name)
+    check_parameters(DATASET=name, BINARIZE=binarize)
     if data_dir is None and os.environ.get("VAE_DATA_DIR"):
         data_dir = os.environ["VAE_DATA_DIR"]
     if data_dir is not None:
@@ -484,14 +548,18 @@ def load_dataset(name: str = "mnist", data_dir: str | os.PathLike | None = None)
     def images(a: np.ndarray) -> np.ndarray:
         return (a.reshape(len(a), IMAGE_PIXELS) / np.float32(255.0)).astype(np.float32)
 
+    x_test = images(arrays["test_images"])
+    if binarize == "dynamic":
+        x_test = binarize_images(x_test, np.random.default_rng(BINARIZE_TEST_SEED))
     return Dataset(
         name=name,
         x_train=images(arrays["train_images"]),
         y_train=arrays["train_labels"].copy(),
-        x_test=images(arrays["test_images"]),
+        x_test=x_test,
         y_test=arrays["test_labels"].copy(),
         class_names=list(DATASETS[name]["class_names"]),
         source=source,
+        binarize=binarize,
     )
 
 
@@ -520,19 +588,31 @@ def kl_divergence(z_mean: Any, z_log_var: Any) -> Any:
 # --------------------------------------------------------------------------
 # Model
 # --------------------------------------------------------------------------
-def build_encoder(input_dim: int, hidden_dim: int, latent_dim: int) -> keras.Model:
-    """x (784) -> Dense(hidden, ReLU) -> (mu, log sigma^2), each latent_dim."""
+HIDDEN_LAYERS = 2  # hidden layers in the encoder and in the decoder
+# SiLU (x * sigmoid(x)), a smooth ReLU: at latent size 20 it reaches a test
+# negative ELBO about 3 nats lower than ReLU in the same 20 epochs.
+ACTIVATION = "silu"
+
+
+def build_encoder(input_dim: int, hidden_dim: int, latent_dim: int,
+                  hidden_layers: int = HIDDEN_LAYERS, activation: str = ACTIVATION) -> keras.Model:
+    """x (784) -> hidden_layers x Dense(hidden, activation) -> (mu, log sigma^2), each latent_dim."""
     x = keras.Input(shape=(input_dim,), name="image")
-    h = layers.Dense(hidden_dim, activation="relu", name="hidden")(x)
+    h = x
+    for i in range(1, hidden_layers + 1):
+        h = layers.Dense(hidden_dim, activation=activation, name=f"hidden{i}")(h)
     z_mean = layers.Dense(latent_dim, name="z_mean")(h)
     z_log_var = layers.Dense(latent_dim, name="z_log_var")(h)
     return keras.Model(x, [z_mean, z_log_var], name="encoder")
 
 
-def build_decoder(latent_dim: int, hidden_dim: int, output_dim: int) -> keras.Model:
-    """z (latent_dim) -> Dense(hidden, ReLU) -> 784 logits (one per pixel)."""
+def build_decoder(latent_dim: int, hidden_dim: int, output_dim: int,
+                  hidden_layers: int = HIDDEN_LAYERS, activation: str = ACTIVATION) -> keras.Model:
+    """z (latent_dim) -> hidden_layers x Dense(hidden, activation) -> 784 logits (one per pixel)."""
     z = keras.Input(shape=(latent_dim,), name="z")
-    h = layers.Dense(hidden_dim, activation="relu", name="hidden")(z)
+    h = z
+    for i in range(1, hidden_layers + 1):
+        h = layers.Dense(hidden_dim, activation=activation, name=f"hidden{i}")(h)
     logits = layers.Dense(output_dim, name="logits")(h)
     return keras.Model(z, logits, name="decoder")
 
@@ -550,8 +630,10 @@ class VAE(keras.Model):
     def __init__(
         self,
         latent_dim: int = 2,
-        hidden_dim: int = 1024,
+        hidden_dim: int = 512,
         input_dim: int = IMAGE_PIXELS,
+        hidden_layers: int = HIDDEN_LAYERS,
+        activation: str = ACTIVATION,
         beta: float = 1.0,
         seed: int | None = None,
         **kwargs: Any,
@@ -560,10 +642,14 @@ class VAE(keras.Model):
         self.latent_dim = int(latent_dim)
         self.hidden_dim = int(hidden_dim)
         self.input_dim = int(input_dim)
+        self.hidden_layers = int(hidden_layers)
+        self.activation = str(activation)
         self.beta = float(beta)
         self.seed = seed
-        self.encoder = build_encoder(self.input_dim, self.hidden_dim, self.latent_dim)
-        self.decoder = build_decoder(self.latent_dim, self.hidden_dim, self.input_dim)
+        self.encoder = build_encoder(self.input_dim, self.hidden_dim, self.latent_dim, self.hidden_layers,
+                                     self.activation)
+        self.decoder = build_decoder(self.latent_dim, self.hidden_dim, self.input_dim, self.hidden_layers,
+                                     self.activation)
         self.noise = keras.random.SeedGenerator(seed)
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction_loss")
         self.kl_tracker = keras.metrics.Mean(name="kl_loss")
@@ -597,7 +683,8 @@ class VAE(keras.Model):
         config = super().get_config()
         config.update(
             latent_dim=self.latent_dim, hidden_dim=self.hidden_dim,
-            input_dim=self.input_dim, beta=self.beta, seed=self.seed,
+            input_dim=self.input_dim, hidden_layers=self.hidden_layers, activation=self.activation,
+            beta=self.beta, seed=self.seed,
         )
         return config
 
@@ -701,9 +788,12 @@ def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
 CHECKPOINT_FILE = "checkpoint.npz"
 
 
-def _checkpoint_identity(model: VAE, batch_size: int, learning_rate: float, seed: int) -> dict:
-    return dict(latent_dim=model.latent_dim, hidden_dim=model.hidden_dim, input_dim=model.input_dim,
-                beta=model.beta, batch_size=batch_size, learning_rate=float(learning_rate), seed=seed)
+def _checkpoint_identity(model: VAE, data: Dataset, batch_size: int, learning_rate: float,
+                         seed: int) -> dict:
+    return dict(dataset=data.name, binarize=data.binarize, latent_dim=model.latent_dim,
+                hidden_dim=model.hidden_dim, hidden_layers=model.hidden_layers, activation=model.activation,
+                input_dim=model.input_dim, beta=model.beta,
+                batch_size=batch_size, learning_rate=float(learning_rate), seed=seed)
 
 
 def save_checkpoint(path: Path, model: VAE, history: Mapping[str, Sequence[float]],
@@ -763,7 +853,7 @@ def train_vae(
     check_parameters(EPOCHS=epochs, BATCH_SIZE=batch_size, LEARNING_RATE=learning_rate, SEED=seed)
     if not model.compiled:
         compile_vae(model, learning_rate)
-    identity = _checkpoint_identity(model, batch_size, learning_rate, seed)
+    identity = _checkpoint_identity(model, data, batch_size, learning_rate, seed)
     checkpoint = Path(checkpoint_dir) / CHECKPOINT_FILE if checkpoint_dir is not None else None
     history: dict[str, list[float]] = {}
     if resume:
@@ -780,8 +870,11 @@ def train_vae(
     for epoch in range(first, epochs):
         start = time.perf_counter()
         order = epoch_order(seed, epoch, len(data.x_train))
+        x_epoch = data.x_train[order]
+        if data.binarize == "dynamic":
+            x_epoch = binarize_images(x_epoch, np.random.default_rng([seed, epoch, 1]))
         result = model.fit(
-            data.x_train[order],
+            x_epoch,
             initial_epoch=epoch,
             epochs=epoch + 1,
             batch_size=batch_size,
@@ -811,6 +904,80 @@ def evaluate_vae(model: VAE, x: np.ndarray, batch_size: int = 1000) -> dict[str,
         kl_sum += float(ops.sum(kl_divergence(z_mean, z_log_var)))
     bce, kl = bce_sum / len(x), kl_sum / len(x)
     return {"bce": bce, "kl": kl, "neg_elbo": bce + kl}
+
+
+def log_importance_weights(model: VAE, x: Any, eps: Any) -> Any:
+    """``log w = log p(x|z) + log p(z) - log q(z|x)`` for ``z = mu + sigma * eps``.
+
+    ``x`` is ``(B, 784)``, ``eps`` is ``(B, K, latent_dim)`` standard-normal
+    noise; returns ``(B, K)`` log-weights in nats. ``E[log w]`` is the ELBO,
+    and ``log mean_k w_k`` is the importance-weighted bound of Burda et al.
+    (2015). The Gaussian normalising constants cancel between ``p(z)`` and
+    ``q(z|x)`` and are left out.
+    """
+    x = ops.convert_to_tensor(x)
+    eps = ops.convert_to_tensor(eps)
+    z_mean, z_log_var = model.encoder(x, training=False)
+    z = ops.expand_dims(z_mean, 1) + ops.expand_dims(ops.exp(0.5 * z_log_var), 1) * eps
+    logits = model.decoder(ops.reshape(z, (-1, model.latent_dim)), training=False)
+    logits = ops.reshape(logits, (ops.shape(x)[0], -1, model.input_dim))
+    # -BCE summed over pixels, written as x.l - softplus(l) (see reconstruction_bce).
+    log_px_z = ops.einsum("bkp,bp->bk", logits, x) - ops.sum(ops.softplus(logits), axis=-1)
+    log_pz = -0.5 * ops.sum(ops.square(z), axis=-1)
+    log_qz = -0.5 * ops.sum(ops.square(eps), axis=-1) - 0.5 * ops.sum(z_log_var, axis=-1, keepdims=True)
+    return log_px_z + log_pz - log_qz
+
+
+def _logmeanexp(a: np.ndarray, axis: int = -1) -> np.ndarray:
+    top = a.max(axis=axis, keepdims=True)
+    return (top + np.log(np.mean(np.exp(a - top), axis=axis, keepdims=True))).squeeze(axis)
+
+
+def iwae_log_likelihood(
+    model: VAE,
+    x: np.ndarray,
+    k: int = 100,
+    *,
+    seed: int = 0,
+    batch_size: int | None = None,
+    max_rows: int = 32_768,
+) -> dict[str, Any]:
+    """Importance-weighted estimate of ``log p(x)`` (Burda et al., 2015).
+
+    For every image, draw ``k`` samples ``z_k ~ q(z|x)`` and return
+    ``log (1/k) sum_k p(x|z_k) p(z_k) / q(z_k|x)``. Averaged over images this
+    is a lower bound on ``log p(x)`` that tightens as ``k`` grows (``k = 1``
+    is the ELBO) and reaches ``log p(x)`` as ``k -> infinity``.
+
+    Returns ``{"log_px": mean estimate, "elbo": mean of the same samples'
+    log-weights, "per_image": (N,) estimates, "k": k, "seconds": wall time}``,
+    all in nats per image. Work is done ``max_rows`` decoder rows at a time.
+    """
+    if not _is_int(k) or k < 1:
+        raise ParameterError(f"Parameter IWAE_K = {_describe(k)} is not allowed: "
+                             "IWAE_K must be a positive integer.")
+    start = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    x = np.asarray(x, dtype=np.float32)
+    if batch_size is None:
+        batch_size = max(1, min(len(x), max_rows // k))
+    chunk = max(1, min(k, max_rows // batch_size))
+    per_image = np.empty(len(x))
+    elbo_sum = 0.0
+    for first in range(0, len(x), batch_size):
+        xb = x[first : first + batch_size]
+        eps = rng.standard_normal((len(xb), k, model.latent_dim), dtype=np.float32)
+        chunks = [log_importance_weights(model, xb, eps[:, j : j + chunk]) for j in range(0, k, chunk)]
+        log_w = np.concatenate([ops.convert_to_numpy(c).astype(np.float64) for c in chunks], axis=1)
+        per_image[first : first + len(xb)] = _logmeanexp(log_w, axis=1)
+        elbo_sum += float(log_w.mean(axis=1).sum())
+    return {
+        "log_px": float(per_image.mean()),
+        "elbo": elbo_sum / len(x),
+        "per_image": per_image,
+        "k": int(k),
+        "seconds": time.perf_counter() - start,
+    }
 
 
 # --------------------------------------------------------------------------
@@ -910,6 +1077,149 @@ def decode_manifold(model: VAE, n: int = 20) -> tuple[np.ndarray, np.ndarray]:
     images = model.decode(zz).reshape(n, n, IMAGE_SIDE, IMAGE_SIDE)
     canvas = images.transpose(0, 2, 1, 3).reshape(n * IMAGE_SIDE, n * IMAGE_SIDE)
     return coords, canvas
+
+
+def interpolate(model: VAE, x_start: np.ndarray, x_end: np.ndarray, steps: int = 10) -> np.ndarray:
+    """Decode ``steps`` evenly spaced points on the straight line from the
+    latent mean of each ``x_start`` image to that of the matching ``x_end``
+    image. Returns ``(pairs, steps, 784)`` pixel probabilities; the first and
+    last columns are the two images' reconstructions."""
+    if not _is_int(steps) or steps < 2:
+        raise ParameterError(f"steps = {_describe(steps)} is not allowed: steps must be an integer >= 2.")
+    if len(x_start) != len(x_end):
+        raise ValueError(f"x_start has {len(x_start)} images but x_end has {len(x_end)}: pass pairs.")
+    z_a, z_b = latent_means(model, x_start), latent_means(model, x_end)
+    t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[None, :, None]
+    z = (1.0 - t) * z_a[:, None, :] + t * z_b[:, None, :]
+    return model.decode(z.reshape(-1, model.latent_dim)).reshape(len(x_start), steps, -1)
+
+
+def run_notebook(notebook: str | os.PathLike, output: str | os.PathLike,
+                 parameters: Mapping[str, Any], cwd: str | os.PathLike | None = None) -> Path:
+    """Execute a notebook with papermill (no progress bar, no cell logging)
+    and write the executed copy to ``output``. A failing cell raises
+    papermill's ``PapermillExecutionError`` naming the cell and the error;
+    the partly executed copy is kept at ``output`` for inspection."""
+    import papermill as pm
+
+    notebook = Path(notebook)
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    pm.execute_notebook(str(notebook), str(output), parameters=dict(parameters),
+                        cwd=str(cwd if cwd is not None else notebook.parent),
+                        kernel_name="python3", progress_bar=False, log_output=False)
+    return output
+
+
+# --------------------------------------------------------------------------
+# Exercises
+# --------------------------------------------------------------------------
+def check_answer(answer: Any, expected: Any, *, tolerance: float = 0.0, hint: str = "") -> bool | None:
+    """Self-check for the notebooks' exercises: print whether ``answer``
+    matches ``expected`` (strings exactly, numbers and arrays within
+    ``tolerance``). ``expected`` may be a function, called only when an
+    answer is given, so an unanswered exercise costs nothing. Returns True,
+    False, or None while the answer is still ``None``."""
+    if answer is None:
+        print("Not answered yet: replace None with your answer and run this cell again.")
+        return None
+    if callable(expected):
+        expected = expected()
+    if isinstance(expected, str):
+        ok = isinstance(answer, str) and answer.strip().lower() == expected.lower()
+    else:
+        try:
+            got, want = np.asarray(answer, dtype=float), np.asarray(expected, dtype=float)
+            ok = got.shape == want.shape and bool(np.allclose(got, want, rtol=0.0, atol=tolerance))
+        except (TypeError, ValueError):
+            ok = False
+    print("Correct!" if ok else f"Not quite. {hint}".rstrip())
+    return ok
+
+
+# --------------------------------------------------------------------------
+# Experiments: a grid of training runs (notebook 07)
+# --------------------------------------------------------------------------
+SWEEP_COLUMNS = ("run", "DATASET", "BINARIZE", "BETA", "LATENT_DIM", "EPOCHS", "IWAE_K",
+                 "test_neg_elbo", "test_bce", "test_kl", "test_log_px", "train_time_s")
+
+
+def plan_sweep(betas: Sequence[float], latent_dims: Sequence[int],
+               binarized_latent_dims: Sequence[int] = ()) -> list[dict[str, Any]]:
+    """The training runs of a sweep, without duplicates: every β at latent
+    size 2, every latent size at β = 1 (grey levels), and every binarized
+    latent size at β = 1. Each run has a folder-friendly ``run`` name."""
+    wanted = [(float(b), 2, None) for b in betas] + [(1.0, int(d), None) for d in latent_dims]
+    wanted += [(1.0, int(d), "dynamic") for d in binarized_latent_dims]
+    runs: list[dict[str, Any]] = []
+    for beta, dim, binarize in wanted:
+        run = {"BETA": beta, "LATENT_DIM": dim, "BINARIZE": binarize}
+        if run not in [{k: r[k] for k in run} for r in runs]:
+            name = f"beta{beta:g}_latent{dim}" + ("_binarized" if binarize else "")
+            runs.append({"run": name, **run})
+    return runs
+
+
+def run_sweep(runs: Sequence[Mapping[str, Any]], notebook: str | os.PathLike, sweep_dir: str | os.PathLike,
+              common: Mapping[str, Any], rerun: bool = False) -> list[dict[str, Any]]:
+    """Train every run of :func:`plan_sweep` by executing the training
+    notebook with papermill, each in its own folder ``sweep_dir/<run>``
+    (model, history, config, figures and the executed notebook). A run whose
+    folder already holds a finished model with the same settings is reused
+    unless ``rerun``. Prints one line per run; returns one row per run with
+    the :data:`SWEEP_COLUMNS`."""
+    sweep_dir = Path(sweep_dir).resolve()
+    rows = []
+    for i, run in enumerate(runs, 1):
+        folder = sweep_dir / run["run"]
+        params = {**common, **{k: v for k, v in run.items() if k != "run"},
+                  "ARTIFACTS_DIR": str(folder), "IMGS_DIR": str(folder / "imgs")}
+        config_path = folder / CONFIG_FILE
+        done = config_path.is_file() and (folder / MODEL_FILE).is_file()
+        config = json.loads(config_path.read_text()) if done else {}
+        reuse = done and not rerun and all(config.get(k) == v for k, v in params.items()
+                                           if k not in ("ARTIFACTS_DIR", "IMGS_DIR", "DATA_DIR"))
+        start = time.perf_counter()
+        if not reuse:
+            run_notebook(notebook, folder / Path(notebook).name, params)
+            config = json.loads(config_path.read_text())
+        row = {"run": run["run"], **{k: config[k] for k in SWEEP_COLUMNS[1:]}}
+        rows.append(row)
+        how = "reused" if reuse else f"trained in {time.perf_counter() - start:.0f} s"
+        print(f"[{i}/{len(runs)}] {row['run']:<26} negative ELBO {row['test_neg_elbo']:7.2f} nats "
+              f"(BCE {row['test_bce']:6.2f} + KL {row['test_kl']:5.2f}), "
+              f"log p(x) {row['test_log_px']:8.2f} nats; {how}", flush=True)
+    return rows
+
+
+def write_csv(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]],
+              columns: Sequence[str] = SWEEP_COLUMNS) -> Path:
+    """Write ``rows`` as CSV (one header line, floats with 4 decimals), atomically."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: (f"{v:.4f}" if isinstance(v, float) else ("" if v is None else v))
+                         for k, v in row.items()})
+    path = Path(path)
+    _atomic_write(path, lambda p: p.write_text(buffer.getvalue()))
+    return path
+
+
+def format_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    """A plain-text table of ``rows`` (floats with 2 decimals), for printing."""
+    def cell(v: Any) -> str:
+        return f"{v:.2f}" if isinstance(v, float) else ("-" if v is None else str(v))
+
+    body = [[cell(r[c]) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(b[i]) for b in body)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(columns, widths))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(v.rjust(w) for v, w in zip(b, widths)) for b in body]
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------
@@ -1014,18 +1324,8 @@ def plot_latent_space(points: np.ndarray, labels: np.ndarray, class_names: Seque
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 7))
-    cmap = plt.get_cmap("tab10")
-    for k, name in enumerate(class_names):
-        sel = labels == k
-        ax.scatter(points[sel, 0], points[sel, 1], s=2, alpha=0.5, color=cmap(k), label=name,
-                   rasterized=True)
-    legend = ax.legend(title="class", markerscale=6, loc="center left", bbox_to_anchor=(1, 0.5))
-    for handle in legend.legend_handles:
-        handle.set_alpha(1)
-    ax.set_xlabel(f"${axis_prefix}_1$" if axis_prefix == "z" else f"{axis_prefix} 1")
-    ax.set_ylabel(f"${axis_prefix}_2$" if axis_prefix == "z" else f"{axis_prefix} 2")
+    _scatter(ax, points, labels, class_names, axis_prefix)
     ax.set_title(title)
-    ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
 
@@ -1051,6 +1351,445 @@ def plot_loss_curves(history: Mapping[str, Sequence[float]], title: str) -> Any:
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def plot_interpolations(paths: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                        labels: Sequence[tuple[int, int]], class_names: Sequence[str], title: str) -> Any:
+    """One row per pair: the start image, the decoded path, the end image."""
+    import matplotlib.pyplot as plt
+
+    pairs, steps = paths.shape[:2]
+    fig, axes = plt.subplots(pairs, steps + 2, figsize=(0.9 * (steps + 2), 1.0 * pairs + 0.9),
+                             squeeze=False)
+    for i in range(pairs):
+        row = [starts[i], *paths[i], ends[i]]
+        for j, img in enumerate(row):
+            ax = axes[i, j]
+            ax.imshow(img.reshape(IMAGE_SIDE, IMAGE_SIDE), cmap="gray_r", vmin=0, vmax=1)
+            _image_axes(ax)
+            if j in (0, steps + 1):
+                for spine in ax.spines.values():
+                    spine.set_color("tab:red")
+        a, b = labels[i]
+        axes[i, 0].set_ylabel(f"{class_names[a]} → {class_names[b]}", rotation=0, ha="right",
+                              va="center", fontsize=9)
+    axes[0, 0].set_title("start", fontsize=9)
+    axes[0, -1].set_title("end", fontsize=9)
+    for j in range(steps):
+        axes[-1, j + 1].set_xlabel(f"t={j / (steps - 1):.2f}", fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_rate_distortion(rows: Sequence[Mapping[str, Any]], title: str) -> Any:
+    """Test KL (rate) against test reconstruction BCE (distortion), one
+    labelled point per β, with lines of equal negative ELBO for reference."""
+    import matplotlib.pyplot as plt
+
+    rows = sorted(rows, key=lambda r: r["BETA"])
+    kl = np.array([r["test_kl"] for r in rows])
+    bce = np.array([r["test_bce"] for r in rows])
+    fig, ax = plt.subplots(figsize=(7, 5))
+    ax.plot(kl, bce, "-", color="0.6", zorder=1)
+    points = ax.scatter(kl, bce, c=np.log2([r["BETA"] for r in rows]), cmap="viridis", s=60, zorder=2)
+    for r, x, y in zip(rows, kl, bce):
+        ax.annotate(f"β = {r['BETA']:g}", (x, y), textcoords="offset points", xytext=(6, 4), fontsize=9)
+    total = kl + bce
+    kl_line = np.linspace(0, kl.max() * 1.1, 50)
+    for level in np.unique(np.round(np.linspace(total.min(), total.max(), 3))):
+        ax.plot(kl_line, level - kl_line, ":", color="tab:red", lw=0.8)
+    ax.plot([], [], ":", color="tab:red", lw=0.8, label="equal negative ELBO (BCE + KL)")
+    ax.set_xlim(0, kl.max() * 1.1)
+    ax.set_ylim(bce.min() - 5, bce.max() + 5)
+    fig.colorbar(points, ax=ax, label="log$_2$ β")
+    ax.set_xlabel("rate: test KL (nats per image)")
+    ax.set_ylabel("distortion: test reconstruction BCE (nats per image)")
+    ax.set_title(title)
+    ax.legend(loc="upper right")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_latent_sweep(rows: Sequence[Mapping[str, Any]], title: str) -> Any:
+    """Test negative ELBO and importance-weighted -log p(x) against latent
+    size, with the BCE and KL parts of the ELBO."""
+    import matplotlib.pyplot as plt
+
+    rows = sorted(rows, key=lambda r: r["LATENT_DIM"])
+    dims = [r["LATENT_DIM"] for r in rows]
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    ax.plot(dims, [r["test_neg_elbo"] for r in rows], "o-", label="negative ELBO (upper bound)")
+    ax.plot(dims, [-r["test_log_px"] for r in rows], "s--",
+            label=f"−log p(x), importance-weighted (K = {rows[0]['IWAE_K']})")
+    ax.set_ylabel("nats per image (lower is better)")
+    ax.set_title("Held-out bound and likelihood")
+    ax2.plot(dims, [r["test_bce"] for r in rows], "o-", label="reconstruction BCE")
+    ax2.plot(dims, [r["test_kl"] for r in rows], "s--", label="KL")
+    ax2.set_ylabel("nats per image")
+    ax2.set_title("Parts of the negative ELBO")
+    for a in (ax, ax2):
+        a.set_xscale("log", base=2)
+        a.set_xticks(dims, [str(d) for d in dims])
+        a.set_xlabel("latent size")
+        a.legend()
+        a.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_image_panels(panels: Sequence[tuple[str, np.ndarray]], title: str) -> Any:
+    """Several images (e.g. sample grids from :func:`tile_images`) side by
+    side, each with its own title."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.6), squeeze=False)
+    for ax, (name, image) in zip(axes[0], panels):
+        ax.imshow(image, cmap="gray_r", vmin=0, vmax=1)
+        _image_axes(ax)
+        ax.set_title(name, fontsize=10)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_sweep_gallery(entries: Sequence[tuple[str, np.ndarray, np.ndarray]], labels: np.ndarray,
+                       class_names: Sequence[str], title: str) -> Any:
+    """One column per run: its latent scatter (test means coloured by class)
+    on top, a grid of its samples below. ``entries`` are ``(run title,
+    2-D points, sample canvas from tile_images)``."""
+    import matplotlib.pyplot as plt
+
+    n = len(entries)
+    fig, axes = plt.subplots(2, n, figsize=(3.3 * n, 7.0), squeeze=False)
+    cmap = plt.get_cmap("tab10")
+    for j, (name, points, canvas) in enumerate(entries):
+        ax = axes[0, j]
+        for k, cname in enumerate(class_names):
+            sel = labels == k
+            ax.scatter(points[sel, 0], points[sel, 1], s=1, alpha=0.4, color=cmap(k), label=cname,
+                       rasterized=True)
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("$z_1$" if points.shape[1] == 2 else "PC 1")
+        ax.set_ylabel("$z_2$" if points.shape[1] == 2 else "PC 2")
+        ax.grid(alpha=0.3)
+        axes[1, j].imshow(canvas, cmap="gray_r", vmin=0, vmax=1)
+        _image_axes(axes[1, j])
+        axes[1, j].set_xlabel("samples, z ~ N(0, I)")
+    legend = axes[0, -1].legend(title="class", markerscale=8, loc="center left", bbox_to_anchor=(1, 0.5),
+                                fontsize=8)
+    for handle in legend.legend_handles:
+        handle.set_alpha(1)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def tile_images(images: np.ndarray, nrows: int, ncols: int) -> np.ndarray:
+    """Arrange ``nrows * ncols`` flattened 28x28 images in one 2-D canvas."""
+    return _tile(images, nrows, ncols)
+
+
+# --------------------------------------------------------------------------
+# Interactive latent explorer (notebook 06)
+# --------------------------------------------------------------------------
+EXPLORER_MAX_SLIDERS = 10  # one slider per latent dimension, for the first ten
+EXPLORER_TEXT = ("Interactive latent explorer (sliders and a clickable latent map). It needs a running "
+                 "Jupyter kernel with ipywidgets, e.g. JupyterLab: run the notebook to use it.")
+_EXPLORER_DPI = 60  # pixels per inch of the clickable map (8 x 7 in -> 480 x 420 px)
+
+
+def _png(image: np.ndarray, zoom: int = 1) -> bytes:
+    """A grey-level image in [0, 1] (1 = ink) as PNG bytes, enlarged ``zoom``
+    times by pixel repetition. Same image, same bytes."""
+    import io
+
+    from PIL import Image
+
+    pixels = np.clip(255.0 * (1.0 - image), 0, 255).astype(np.uint8)
+    pixels = np.repeat(np.repeat(pixels, zoom, axis=0), zoom, axis=1)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _figure_png(fig: Any, **kwargs: Any) -> bytes:
+    """A Matplotlib figure as PNG bytes (no timestamp, so reproducible)."""
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", metadata={"Software": None}, **kwargs)
+    return buffer.getvalue()
+
+
+def _nearest_point(points: np.ndarray, x: float, y: float) -> int:
+    """Index of the row of ``points`` (N, 2) closest to (x, y)."""
+    return int(np.argmin((points[:, 0] - x) ** 2 + (points[:, 1] - y) ** 2))
+
+
+def _widget_frontend() -> bool:
+    """True when this cell runs in a live frontend that can show widgets.
+
+    The kernel cannot ask the frontend whether it renders widgets, so use
+    what the execute request says: papermill, nbconvert --execute (nbclient)
+    and nbval all send ``allow_stdin=False`` (they cannot answer ``input()``),
+    while JupyterLab, Notebook 7 and VS Code send ``True``. A frontend whose
+    widget manager already opened the ``jupyter.widget.control`` comm counts
+    too (it only can once ipywidgets was imported before it connected)."""
+    try:
+        from IPython import get_ipython
+        from ipywidgets import Widget
+    except ImportError:
+        return False
+    kernel = getattr(get_ipython(), "kernel", None)
+    if kernel is None:  # plain Python, pytest, a terminal IPython
+        return False
+    if getattr(Widget, "_control_comm", None) is not None:
+        return True
+    get_parent = getattr(kernel, "get_parent", None)  # ipykernel >= 6: the request being run
+    if get_parent is None:
+        return bool(getattr(kernel, "_allow_stdin", False))
+    return bool(get_parent().get("content", {}).get("allow_stdin", False))
+
+
+def _scatter(ax: Any, points: np.ndarray, labels: np.ndarray, class_names: Sequence[str], prefix: str) -> None:
+    """The latent map of :func:`plot_latent_space`, drawn on ``ax``."""
+    import matplotlib.pyplot as plt
+
+    cmap = plt.get_cmap("tab10")
+    for k, name in enumerate(class_names):
+        sel = labels == k
+        ax.scatter(points[sel, 0], points[sel, 1], s=2, alpha=0.5, color=cmap(k % 10), label=name,
+                   rasterized=True)
+    legend = ax.legend(title="class", markerscale=6, loc="center left", bbox_to_anchor=(1, 0.5))
+    for handle in legend.legend_handles:
+        handle.set_alpha(1)
+    ax.set_xlabel(f"${prefix}_1$" if prefix == "z" else f"{prefix} 1")
+    ax.set_ylabel(f"${prefix}_2$" if prefix == "z" else f"{prefix} 2")
+    ax.grid(alpha=0.3)
+
+
+class LatentExplorer:
+    """What :func:`latent_explorer` returns: the parts of the explorer.
+
+    ``points`` (N, 2) are the plotted coordinates of the test images, ``means``
+    (N, latent_dim) their latent means. In the interactive version ``widget``
+    is the whole explorer (an ``ipywidgets.VBox``), ``sliders`` the latent
+    sliders, ``decoded`` the image decoded from the sliders, ``nearest`` the
+    picked test image and its reconstruction, ``map`` the clickable scatter (drawn from ``map_figure``);
+    ``figure`` is None. In the static version ``figure`` is the Matplotlib
+    figure shown and the widget attributes are None / empty.
+    """
+
+    def __init__(self, model: Any, x: np.ndarray, labels: np.ndarray, class_names: Sequence[str],
+                 means: np.ndarray, points: np.ndarray, prefix: str) -> None:
+        self.model, self.x, self.labels, self.class_names = model, x, labels, list(class_names)
+        self.means, self.points, self.prefix = means, points, prefix
+        self.widget: Any = None
+        self.sliders: list[Any] = []
+        self.decoded = self.nearest = self.map = self.caption = None
+        self.figure: Any = None
+        self.selected: int | None = None
+        self._base = np.zeros(means.shape[1], dtype=np.float32)  # dimensions without a slider
+        self._hold = False
+        self.map_figure: Any = None  # the Matplotlib figure behind the clickable map
+        self._marker: Any = None
+
+    def __repr__(self) -> str:
+        kind = "interactive" if self.widget is not None else "static"
+        return (f"<LatentExplorer ({kind}): {len(self.points):,} test images, "
+                f"{self.means.shape[1]}-D latent space>")
+
+    def nearest_index(self, x: float, y: float) -> int:
+        """The test image whose plotted point is closest to (x, y)."""
+        return _nearest_point(self.points, x, y)
+
+    def z(self) -> np.ndarray:
+        """The latent vector the sliders describe, shape (1, latent_dim)."""
+        z = self._base.copy()
+        for j, slider in enumerate(self.sliders):
+            z[j] = slider.value
+        return z[None]
+
+    def select(self, x: float, y: float) -> int:
+        """What a click at plot coordinates (x, y) does: show the nearest
+        test image with its label and reconstruction, mark it on the map and
+        move the sliders to its latent mean. Returns its index."""
+        i = self.nearest_index(x, y)
+        self.selected = i
+        self._base = self.means[i].astype(np.float32)
+        self._hold = True  # one decode for all the sliders, not one per slider
+        try:
+            for j, slider in enumerate(self.sliders):
+                slider.value = float(np.clip(self._base[j], slider.min, slider.max))
+        finally:
+            self._hold = False
+        self._update_decoded()
+        if self.nearest is not None:
+            pair = np.concatenate([self.x[i].reshape(IMAGE_SIDE, IMAGE_SIDE),
+                                   np.full((IMAGE_SIDE, 2), 0.3),
+                                   self.model.decode(self.means[i:i + 1])[0].reshape(IMAGE_SIDE, IMAGE_SIDE)],
+                                  axis=1)
+            self.nearest.value = _png(pair, zoom=4)
+            coords = ", ".join(f"{v:.2f}" for v in self.points[i])
+            self.caption.value = (f"<b>Test image #{i}</b>: label <b>{self.class_names[int(self.labels[i])]}</b>"
+                                  f" at ({coords})<br>left: the image, right: its reconstruction")
+            self._marker.set_data([self.points[i, 0]], [self.points[i, 1]])
+            self.map.value = _figure_png(self.map_figure)
+        return i
+
+    def click(self, event: Mapping[str, Any]) -> None:
+        """ipyevents handler: ``dataX``/``dataY`` are pixels of the map image
+        (origin top left), turned into plot coordinates for :meth:`select`."""
+        if "dataX" not in event or self.map_figure is None:
+            return
+        height = self.map_figure.bbox.height
+        x, y = self.map_figure.axes[0].transData.inverted().transform((event["dataX"], height - event["dataY"]))
+        self.select(float(x), float(y))
+
+    def _update_decoded(self, change: Any = None) -> None:
+        if not self._hold and self.decoded is not None:
+            self.decoded.value = _png(self.model.decode(self.z())[0].reshape(IMAGE_SIDE, IMAGE_SIDE), zoom=5)
+
+
+def _explorer_widgets(explorer: LatentExplorer, title: str) -> Any:
+    """Build the interactive explorer: map on the left; decoded digit,
+    sliders and the picked test image on the right."""
+    import ipywidgets as w
+    from ipyevents import Event
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 7), dpi=_EXPLORER_DPI)
+    ax = fig.add_axes((0.1, 0.08, 0.66, 0.84))  # fixed axes: pixel <-> data mapping never moves
+    _scatter(ax, explorer.points, explorer.labels, explorer.class_names, explorer.prefix)
+    ax.set_title("click a point: nearest test image")
+    (explorer._marker,) = ax.plot([], [], marker="x", color="black", markersize=14, markeredgewidth=3)
+    explorer.map_figure = fig
+    explorer.map = w.Image(format="png", layout=w.Layout(width="480px", height="420px"))
+    Event(source=explorer.map, watched_events=["click"]).on_dom_event(explorer.click)
+
+    means = explorer.means
+    for j in range(min(means.shape[1], EXPLORER_MAX_SLIDERS)):
+        low = float(np.floor(min(means[:, j].min(), -3.0)))
+        high = float(np.ceil(max(means[:, j].max(), 3.0)))
+        slider = w.FloatSlider(value=0.0, min=low, max=high, step=0.05, description=f"z{j + 1}",
+                               continuous_update=True, readout_format=".2f",
+                               layout=w.Layout(width="300px"))
+        slider.observe(explorer._update_decoded, names="value")
+        explorer.sliders.append(slider)
+    explorer.decoded = w.Image(format="png", layout=w.Layout(width="140px", height="140px"))
+    explorer.nearest = w.Image(format="png", layout=w.Layout(width="232px", height="112px"))
+    explorer.caption = w.HTML()
+    note = ""
+    if means.shape[1] > EXPLORER_MAX_SLIDERS:
+        note = (f"<br><i>Sliders for z1-z{EXPLORER_MAX_SLIDERS}; the other {means.shape[1] - EXPLORER_MAX_SLIDERS}"
+                " dimensions stay at the picked image's mean (0 before any click).</i>")
+    right = w.VBox([w.HTML("<b>decoded from the sliders</b>" + note), explorer.decoded, *explorer.sliders,
+                    w.HTML("<b>nearest test image</b>"), explorer.nearest, explorer.caption],
+                   layout=w.Layout(margin="0 0 0 12px"))
+    heading = w.HTML(f"<b>{title}</b>" if title else "")
+    explorer.select(*np.median(explorer.points, axis=0))  # start with the image nearest the centre
+    return w.VBox([heading, w.HBox([explorer.map, right])])
+
+
+def _explorer_figure(explorer: LatentExplorer, title: str, n: int = 10) -> Any:
+    """The static stand-in: the map with a marker at the median point of each
+    class (at most ``n``), and below, for each marker, the nearest test image
+    (titled "marker -> its label") and that image's reconstruction."""
+    from matplotlib.figure import Figure
+
+    classes = [k for k in range(len(explorer.class_names)) if np.any(explorer.labels == k)][:n]
+    marks = np.array([np.median(explorer.points[explorer.labels == k], axis=0) for k in classes])
+    picks = [explorer.nearest_index(*p) for p in marks]
+    recons = explorer.model.decode(explorer.means[picks])
+    fig = Figure(figsize=(10, 6.6), dpi=72)
+    grid = fig.add_gridspec(3, max(len(picks), 1), height_ratios=(5, 1, 1))
+    ax = fig.add_subplot(grid[0, :])
+    _scatter(ax, explorer.points, explorer.labels, explorer.class_names, explorer.prefix)
+    for k, (px, py) in zip(classes, marks):
+        ax.annotate(str(k), (px, py), ha="center", va="center", fontsize=10, fontweight="bold",
+                    bbox={"boxstyle": "circle,pad=0.2", "facecolor": "white", "edgecolor": "black"})
+    for col, (k, i) in enumerate(zip(classes, picks)):
+        for row, image in ((1, explorer.x[i]), (2, recons[col])):
+            cell = fig.add_subplot(grid[row, col])
+            cell.imshow(image.reshape(IMAGE_SIDE, IMAGE_SIDE), cmap="gray_r", vmin=0, vmax=1)
+            _image_axes(cell)
+            if row == 1:
+                cell.set_title(f"{k} \u2192 {explorer.class_names[int(explorer.labels[i])]}", fontsize=9)
+            if col == 0:
+                cell.set_ylabel("nearest\ntest image" if row == 1 else "its recon-\nstruction", fontsize=8)
+    fig.suptitle((f"{title}\n" if title else "") + "Static preview of the latent explorer: marker k at the median "
+                 "of class k \u2192 nearest test image (its label)", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def latent_explorer(model: VAE, x: np.ndarray, labels: np.ndarray, class_names: Sequence[str], *,
+                    title: str = "", interactive: bool | None = None) -> LatentExplorer:
+    """Display an explorer of the latent space and return its parts.
+
+    Interactive version (ipywidgets + ipyevents, in JupyterLab 4 or Notebook 7):
+    the test images' latent means, coloured by class (the PCA projection when
+    the latent space has more than 2 dimensions); one slider per latent
+    dimension, for the first ten (further dimensions keep the value of the
+    last picked image's mean, 0 at first), decoding a digit live; a click on
+    the map picks the nearest test image (distance in the plotted 2-D space),
+    shows it with its label and reconstruction, and moves the sliders to its
+    mean. Only this explorer is a widget: other cells keep ``%matplotlib
+    inline``.
+
+    Static version: the map with a marker at each class's median point, and
+    each marker's nearest test image and its reconstruction, as one PNG. It is
+    shown when the notebook is run by papermill, nbval or nbconvert (see
+    :func:`_widget_frontend`) or ipywidgets/ipyevents are missing, so the
+    executed notebook holds one small figure and no widget state. Force either
+    version with ``interactive=True`` / ``False``.
+
+    Assign the result (``explorer = vh.latent_explorer(...)``): it is
+    displayed already. In a saved notebook the widget reads as the sentence
+    :data:`EXPLORER_TEXT`.
+    """
+    x = np.asarray(x)
+    labels = np.asarray(labels)
+    input_dim = getattr(model, "input_dim", IMAGE_PIXELS)
+    if x.ndim != 2 or x.shape[1] != input_dim or len(x) == 0:
+        raise ParameterError(f"x must be a non-empty array of flattened images, shape (N, {input_dim}); "
+                             f"got shape {x.shape}.")
+    if labels.shape != (len(x),) or not np.issubdtype(labels.dtype, np.integer):
+        raise ParameterError(f"labels must be N = {len(x)} integer class labels, one per image in x; "
+                             f"got shape {labels.shape} ({labels.dtype}).")
+    if labels.min() < 0 or labels.max() >= len(class_names):
+        raise ParameterError(f"labels must lie in 0..{len(class_names) - 1} (one per entry of class_names); "
+                             f"got {labels.min()}..{labels.max()}.")
+    if not isinstance(title, str):
+        raise ParameterError(f"title must be a string, got {_describe(title)}.")
+    from IPython.display import Image, display
+
+    means = latent_means(model, x)
+    points, prefix = project_2d(means)
+    explorer = LatentExplorer(model, x, labels, class_names, means, points, prefix)
+    note = ("Static preview: this run cannot show widgets (papermill, nbval, nbconvert). "
+            "In JupyterLab the explorer is interactive.")
+    if interactive is None:
+        interactive = _widget_frontend()
+        try:
+            import ipyevents  # noqa: F401
+        except ImportError:
+            if interactive:
+                note = "Static preview: install ipywidgets and ipyevents (requirements.txt) for the explorer."
+            interactive = False
+    if interactive:
+        explorer.widget = _explorer_widgets(explorer, title)
+        bundle = explorer.widget._repr_mimebundle_()
+        bundle["text/plain"] = EXPLORER_TEXT
+        display(bundle, raw=True)
+    else:
+        explorer.figure = _explorer_figure(explorer, title)
+        print(note)
+        display(Image(data=_figure_png(explorer.figure, bbox_inches="tight")))
+    return explorer
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -31,9 +31,12 @@ def test_output_shapes(latent_dim):
 
 def test_parameter_count_matches_architecture():
     model = vh.VAE(latent_dim=2, hidden_dim=512)
-    encoder = 784 * 512 + 512 + 2 * (512 * 2 + 2)
-    decoder = 2 * 512 + 512 + 512 * 784 + 784
-    assert model.count_params() == encoder + decoder == 807_700
+    hidden = 512 * 512 + 512  # the second hidden layer, in encoder and decoder
+    encoder = 784 * 512 + 512 + hidden + 2 * (512 * 2 + 2)
+    decoder = 2 * 512 + 512 + hidden + 512 * 784 + 784
+    assert model.count_params() == encoder + decoder == 1_333_012
+    one_layer = vh.VAE(latent_dim=2, hidden_dim=512, hidden_layers=1)
+    assert one_layer.count_params() == encoder + decoder - 2 * hidden
 
 
 def test_bce_matches_numpy():
