@@ -4,23 +4,28 @@
 #   make run                      # all six notebooks, default parameters
 #   make run EPOCHS=5 LATENT_DIM=10
 #   make test                     # unit tests + pytest --nbval on the notebooks
+#   make experiments              # notebook 07: the beta / latent-size sweep (~40 min)
+#   make experiments EPOCHS=1     # a quick version of the sweep
+#   make lab                      # open the series in JupyterLab (the venv's Python as kernel)
+#   make report                   # HTML pages of the executed series in build/report/
+#   make report FROM=build/notebooks   # ... of the last `make run` instead of the committed run
 #   make notebooks                # maintainers: re-execute notebooks/ in place
 
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-# Every NAME=value on the command line except PYTHON and VENV is a notebook
+# Every NAME=value on the command line except PYTHON, VENV and FROM is a notebook
 # parameter for papermill (`make run EPOCHS=5`); the runner rejects names no
 # notebook has, so a typo is an error, not a silent default.
-MAKE_VARS := PYTHON VENV
+MAKE_VARS := PYTHON VENV FROM
 CLI_PARAMS := $(filter-out $(addsuffix =%,$(MAKE_VARS)),$(-*-command-variables-*-))
 PM_ARGS := $(foreach a,$(CLI_PARAMS),-p $(subst =, ,$(a)))
 PYTEST_NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help venv run test unit nbval notebooks clean
+.PHONY: help venv run experiments test unit nbval notebooks lab report clean
 
 help:
-	@sed -n '1,8p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,12p' Makefile | sed 's/^# \{0,1\}//'
 
 $(VENV)/.installed: requirements.txt
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; \
@@ -36,6 +41,9 @@ venv: $(VENV)/.installed
 run: venv
 	$(PY) tools/run_series.py $(PM_ARGS)
 
+experiments: venv
+	$(PY) tools/run_series.py --only 07 $(PM_ARGS)
+
 test: venv
 	$(PY) -m pytest $(PYTEST_NBVAL) notebooks tests
 
@@ -47,6 +55,15 @@ nbval: venv
 
 notebooks: venv
 	$(PY) tools/run_series.py --inplace
+
+# JupyterLab from the project's environment: its `python3` kernel is this venv's Python.
+# (Jupyter refuses to run as root without --allow-root: containers often are root.)
+lab: venv
+	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
+
+FROM ?= notebooks
+report: venv
+	$(PY) tools/export_report.py --from $(FROM)
 
 clean:
 	rm -rf build artifacts .pytest_cache
