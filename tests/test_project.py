@@ -24,8 +24,16 @@ def test_environment_yml_matches_requirements():
     assert all("==" in r for r in pip_reqs), "every requirement is pinned"
 
 
-def test_six_notebooks_in_order():
-    assert [p.name[:3] for p in NOTEBOOKS] == ["01_", "02_", "03_", "04_", "05_", "06_"]
+def test_seven_notebooks_in_order():
+    assert [p.name[:3] for p in NOTEBOOKS] == ["01_", "02_", "03_", "04_", "05_", "06_", "07_"]
+
+
+def test_make_run_is_the_six_notebook_series_and_07_runs_on_request():
+    sys.path.insert(0, str(ROOT / "tools"))
+    from run_series import series
+
+    assert [p.name[:2] for p in series()] == ["01", "02", "03", "04", "05", "06"]
+    assert series(include_experiments=True)[-1].name == "07_experiments.ipynb"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

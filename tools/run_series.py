@@ -1,10 +1,14 @@
 """Run the six notebooks of the series in order with papermill.
 
+Notebook 07 (the experiments: a sweep of 12 training runs, about 40 minutes)
+is not part of the series run; select it with ``--only 07``.
+
 Examples (from the repository root; ``make run`` calls this)::
 
     python tools/run_series.py                      # defaults, into build/notebooks/
     python tools/run_series.py -p EPOCHS 5 -p LATENT_DIM 10
     python tools/run_series.py --inplace            # refresh the committed notebooks
+    python tools/run_series.py --only 07 -p EPOCHS 1   # a quick experiments sweep
 
 Each ``-p NAME VALUE`` is passed to every notebook that declares ``NAME`` in
 its ``parameters`` cell (values are read like papermill's ``-p``: ints,
@@ -42,8 +46,12 @@ def parse_value(text: str) -> object:
     return text
 
 
-def series() -> list[Path]:
-    paths = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+EXPERIMENTS = "07_experiments.ipynb"  # run on request only (--only 07)
+
+
+def series(include_experiments: bool = False) -> list[Path]:
+    paths = [p for p in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+             if include_experiments or p.name != EXPERIMENTS]
     if not paths:
         sys.exit(f"error: no notebooks found in {NOTEBOOKS}")
     return paths
@@ -93,9 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     params = {name: parse_value(value) for name, value in args.parameter}
-    paths = series()
+    paths = series(include_experiments=bool(args.only))
     if args.only:
         paths = [p for p in paths if any(p.name.startswith(o) for o in args.only)]
+        if not paths:
+            print(f"error: no notebook starts with {' or '.join(args.only)}", file=sys.stderr)
+            return 2
     declared = {p: declared_parameters(p) for p in paths}
     unknown = set(params) - set().union(*declared.values())
     if unknown:

@@ -1,0 +1,98 @@
+"""Notebook 07 (the experiments sweep) and its helpers."""
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import vae_helpers as vh
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_plan_sweep_trains_the_shared_run_once():
+    runs = vh.plan_sweep([0.5, 1.0], [2, 5], [2])
+    assert [r["run"] for r in runs] == ["beta0.5_latent2", "beta1_latent2", "beta1_latent5",
+                                       "beta1_latent2_binarized"]
+    assert runs[-1]["BINARIZE"] == "dynamic" and runs[0]["BINARIZE"] is None
+    assert len({r["run"] for r in runs}) == len(runs)
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"BETAS": 1.0}, "BETAS must be a list of BETA values"),
+    ({"BETAS": [1.0, -2.0]}, "its item -2.0 is not a valid BETA"),
+    ({"LATENT_DIMS": [2, 0]}, "its item 0 is not a valid LATENT_DIM"),
+    ({"BINARIZED_LATENT_DIMS": ["2"]}, "its item '2' is not a valid LATENT_DIM"),
+    ({"IWAE_K": 0}, "IWAE_K must be a positive integer"),
+    ({"RERUN": "yes"}, "RERUN must be True or False"),
+])
+def test_sweep_parameters_are_checked(bad, message):
+    with pytest.raises(vh.ParameterError, match=message):
+        vh.check_parameters(**bad)
+
+
+def test_write_csv_round_trips(tmp_path):
+    rows = [{"run": "a", "BETA": 0.5, "BINARIZE": None, "LATENT_DIM": 2, "test_neg_elbo": 150.123456},
+            {"run": "b", "BETA": 1.0, "BINARIZE": "dynamic", "LATENT_DIM": 5, "test_neg_elbo": 99.5}]
+    path = vh.write_csv(tmp_path / "r.csv", rows, ["run", "BETA", "BINARIZE", "LATENT_DIM", "test_neg_elbo"])
+    got = list(csv.DictReader(path.open()))
+    assert got[0] == {"run": "a", "BETA": "0.5000", "BINARIZE": "", "LATENT_DIM": "2",
+                      "test_neg_elbo": "150.1235"}
+    assert got[1]["BINARIZE"] == "dynamic"
+    assert list(tmp_path.iterdir()) == [path], "no temporary file left behind"
+    table = vh.format_table(rows, ["run", "test_neg_elbo"]).splitlines()
+    assert table[0].split() == ["run", "test_neg_elbo"] and table[2].split() == ["a", "150.12"]
+
+
+def test_interpolation_starts_and_ends_at_the_reconstructions():
+    model = vh.VAE(latent_dim=3, hidden_dim=16, seed=0)
+    rng = np.random.default_rng(0)
+    a, b = rng.random((4, 784), dtype=np.float32), rng.random((4, 784), dtype=np.float32)
+    paths = vh.interpolate(model, a, b, steps=5)
+    assert paths.shape == (4, 5, 784)
+    np.testing.assert_allclose(paths[:, 0], vh.reconstruct(model, a), atol=1e-6)
+    np.testing.assert_allclose(paths[:, -1], vh.reconstruct(model, b), atol=1e-6)
+    with pytest.raises(vh.ParameterError, match="steps"):
+        vh.interpolate(model, a, b, steps=1)
+    with pytest.raises(ValueError, match="pass pairs"):
+        vh.interpolate(model, a, b[:3])
+
+
+def test_experiments_notebook_runs_a_tiny_sweep_and_reuses_it(tmp_path, mnist_dir):
+    """The real notebook 07 through papermill: 4 one-epoch runs, then again
+    (every run reused, and with the exercises' solutions filled in), checking
+    the table, the figures and the self-checks."""
+    import nbformat
+    import papermill as pm
+    from test_exercises import check_outputs, solve
+
+    params = dict(EPOCHS=1, BETAS=[0.5, 1.0], LATENT_DIMS=[2, 5], BINARIZED_LATENT_DIMS=[2], IWAE_K=5,
+                  SWEEP_DIR=str(tmp_path / "sweep"), IMGS_DIR=str(tmp_path / "imgs"), DATA_DIR=str(mnist_dir))
+    outputs = []
+    notebook = ROOT / "notebooks" / "07_experiments.ipynb"
+    solved = tmp_path / "07_solved.ipynb"
+    nbformat.write(solve(nbformat.read(notebook, as_version=4)), solved)
+    for i, source in enumerate([notebook, solved]):
+        out = tmp_path / f"07_run{i}.ipynb"
+        pm.execute_notebook(str(source), str(out), parameters=params,
+                            kernel_name="python3", cwd=str(ROOT / "notebooks"), progress_bar=False)
+        cells = json.loads(out.read_text())["cells"]
+        streams = [o["text"] for c in cells if c["cell_type"] == "code" for o in c["outputs"]
+                   if o["output_type"] == "stream"]
+        outputs.append("".join(t if isinstance(t, str) else "".join(t) for t in streams))
+    assert outputs[0].count("trained in") == 4 and "reused" not in outputs[0]
+    assert outputs[1].count("reused") == 4 and "trained in" not in outputs[1]
+    checks = check_outputs(tmp_path / "07_run1.ipynb")
+    assert len(checks) >= 2 and all("Correct!" in text for text in checks), checks
+    rows = list(csv.DictReader((tmp_path / "sweep" / "results.csv").open()))
+    assert [r["run"] for r in rows] == ["beta0.5_latent2", "beta1_latent2", "beta1_latent5",
+                                       "beta1_latent2_binarized"]
+    for r in rows:
+        elbo, log_px = float(r["test_neg_elbo"]), float(r["test_log_px"])
+        assert 0 < elbo < 400 and -elbo - 0.5 <= log_px < 0
+    # Binarized pixels have a much smaller BCE than grey levels.
+    assert float(rows[3]["test_bce"]) < float(rows[1]["test_bce"]) - 20
+    for name in ("beta_sweep", "beta_sweep_gallery", "latent_sweep", "latent_sweep_samples"):
+        assert (tmp_path / "imgs" / f"{name}.png").stat().st_size > 10_000
