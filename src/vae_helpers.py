@@ -594,13 +594,19 @@ HIDDEN_LAYERS = 2  # hidden layers in the encoder and in the decoder
 ACTIVATION = "silu"
 
 
+def _hidden_stack(inputs: Any, hidden_dim: int, hidden_layers: int, activation: str) -> Any:
+    """``hidden_layers`` dense layers of ``hidden_dim`` units, named hidden1, hidden2, ..."""
+    h = inputs
+    for i in range(1, hidden_layers + 1):
+        h = layers.Dense(hidden_dim, activation=activation, name=f"hidden{i}")(h)
+    return h
+
+
 def build_encoder(input_dim: int, hidden_dim: int, latent_dim: int,
                   hidden_layers: int = HIDDEN_LAYERS, activation: str = ACTIVATION) -> keras.Model:
     """x (784) -> hidden_layers x Dense(hidden, activation) -> (mu, log sigma^2), each latent_dim."""
     x = keras.Input(shape=(input_dim,), name="image")
-    h = x
-    for i in range(1, hidden_layers + 1):
-        h = layers.Dense(hidden_dim, activation=activation, name=f"hidden{i}")(h)
+    h = _hidden_stack(x, hidden_dim, hidden_layers, activation)
     z_mean = layers.Dense(latent_dim, name="z_mean")(h)
     z_log_var = layers.Dense(latent_dim, name="z_log_var")(h)
     return keras.Model(x, [z_mean, z_log_var], name="encoder")
@@ -610,9 +616,7 @@ def build_decoder(latent_dim: int, hidden_dim: int, output_dim: int,
                   hidden_layers: int = HIDDEN_LAYERS, activation: str = ACTIVATION) -> keras.Model:
     """z (latent_dim) -> hidden_layers x Dense(hidden, activation) -> 784 logits (one per pixel)."""
     z = keras.Input(shape=(latent_dim,), name="z")
-    h = z
-    for i in range(1, hidden_layers + 1):
-        h = layers.Dense(hidden_dim, activation=activation, name=f"hidden{i}")(h)
+    h = _hidden_stack(z, hidden_dim, hidden_layers, activation)
     logits = layers.Dense(output_dim, name="logits")(h)
     return keras.Model(z, logits, name="decoder")
 
