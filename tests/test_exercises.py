@@ -57,7 +57,7 @@ def test_every_notebook_has_two_or_three_exercises_and_a_summary(path):
         assert "= None" in answer.source, "the answer cell starts unanswered"
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     assert "**You will learn**" in nb.cells[0].source
-    assert "## Summary" in text or "## What to notice" in text
+    assert "## Summary" in text
 
 
 def test_committed_notebooks_show_unanswered_checks():
