@@ -22,6 +22,7 @@ names the problem and the fix.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
@@ -33,7 +34,7 @@ import struct
 import sys
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -1098,10 +1099,29 @@ def interpolate(model: VAE, x_start: np.ndarray, x_end: np.ndarray, steps: int =
     return model.decode(z.reshape(-1, model.latent_dim)).reshape(len(x_start), steps, -1)
 
 
+@contextlib.contextmanager
+def native_stderr_to(path: str | os.PathLike) -> Iterator[None]:
+    """Send what this process and its children write straight to file
+    descriptor 2 (TensorFlow's C++ start-up log, Jupyter's transport
+    warnings from the kernels papermill starts) to a log file. Python
+    exceptions and cell outputs are unaffected."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(path, "ab") as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def run_notebook(notebook: str | os.PathLike, output: str | os.PathLike,
-                 parameters: Mapping[str, Any], cwd: str | os.PathLike | None = None) -> Path:
+                 parameters: Mapping[str, Any], cwd: str | os.PathLike | None = None,
+                 stderr_log: str | os.PathLike | None = None) -> Path:
     """Execute a notebook with papermill (no progress bar, no cell logging)
-    and write the executed copy to ``output``. A failing cell raises
+    and write the executed copy to ``output``; the kernel's own stderr goes
+    to ``stderr_log`` (default: next to ``output``). A failing cell raises
     papermill's ``PapermillExecutionError`` naming the cell and the error;
     the partly executed copy is kept at ``output`` for inspection."""
     import papermill as pm
@@ -1109,9 +1129,11 @@ def run_notebook(notebook: str | os.PathLike, output: str | os.PathLike,
     notebook = Path(notebook)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
-    pm.execute_notebook(str(notebook), str(output), parameters=dict(parameters),
-                        cwd=str(cwd if cwd is not None else notebook.parent),
-                        kernel_name="python3", progress_bar=False, log_output=False)
+    log = Path(stderr_log) if stderr_log is not None else output.with_suffix(".stderr.log")
+    with native_stderr_to(log):
+        pm.execute_notebook(str(notebook), str(output), parameters=dict(parameters),
+                            cwd=str(cwd if cwd is not None else notebook.parent),
+                            kernel_name="python3", progress_bar=False, log_output=False)
     return output
 
 
@@ -1189,7 +1211,8 @@ def run_sweep(runs: Sequence[Mapping[str, Any]], notebook: str | os.PathLike, sw
             config = json.loads(config_path.read_text())
         row = {"run": run["run"], **{k: config[k] for k in SWEEP_COLUMNS[1:]}}
         rows.append(row)
-        how = "reused" if reuse else f"trained in {time.perf_counter() - start:.0f} s"
+        how = (f"reused (training took {row['train_time_s']:.0f} s)" if reuse else
+               f"trained in {row['train_time_s']:.0f} s, {time.perf_counter() - start:.0f} s in all")
         print(f"[{i}/{len(runs)}] {row['run']:<26} negative ELBO {row['test_neg_elbo']:7.2f} nats "
               f"(BCE {row['test_bce']:6.2f} + KL {row['test_kl']:5.2f}), "
               f"log p(x) {row['test_log_px']:8.2f} nats; {how}", flush=True)
@@ -1558,7 +1581,8 @@ def _widget_frontend() -> bool:
     return bool(get_parent().get("content", {}).get("allow_stdin", False))
 
 
-def _scatter(ax: Any, points: np.ndarray, labels: np.ndarray, class_names: Sequence[str], prefix: str) -> None:
+def _scatter(ax: Any, points: np.ndarray, labels: np.ndarray, class_names: Sequence[str],
+             prefix: str) -> None:
     """The latent map of :func:`plot_latent_space`, drawn on ``ax``."""
     import matplotlib.pyplot as plt
 
@@ -1638,8 +1662,9 @@ class LatentExplorer:
                                   axis=1)
             self.nearest.value = _png(pair, zoom=4)
             coords = ", ".join(f"{v:.2f}" for v in self.points[i])
-            self.caption.value = (f"<b>Test image #{i}</b>: label <b>{self.class_names[int(self.labels[i])]}</b>"
-                                  f" at ({coords})<br>left: the image, right: its reconstruction")
+            name = self.class_names[int(self.labels[i])]
+            self.caption.value = (f"<b>Test image #{i}</b>: label <b>{name}</b> at ({coords})"
+                                  "<br>left: the image, right: its reconstruction")
             self._marker.set_data([self.points[i, 0]], [self.points[i, 1]])
             self.map.value = _figure_png(self.map_figure)
         return i
@@ -1650,7 +1675,8 @@ class LatentExplorer:
         if "dataX" not in event or self.map_figure is None:
             return
         height = self.map_figure.bbox.height
-        x, y = self.map_figure.axes[0].transData.inverted().transform((event["dataX"], height - event["dataY"]))
+        to_data = self.map_figure.axes[0].transData.inverted()
+        x, y = to_data.transform((event["dataX"], height - event["dataY"]))
         self.select(float(x), float(y))
 
     def _update_decoded(self, change: Any = None) -> None:
@@ -1688,8 +1714,9 @@ def _explorer_widgets(explorer: LatentExplorer, title: str) -> Any:
     explorer.caption = w.HTML()
     note = ""
     if means.shape[1] > EXPLORER_MAX_SLIDERS:
-        note = (f"<br><i>Sliders for z1-z{EXPLORER_MAX_SLIDERS}; the other {means.shape[1] - EXPLORER_MAX_SLIDERS}"
-                " dimensions stay at the picked image's mean (0 before any click).</i>")
+        others = means.shape[1] - EXPLORER_MAX_SLIDERS
+        note = (f"<br><i>Sliders for z1-z{EXPLORER_MAX_SLIDERS}; the other {others} dimensions "
+                "stay at the picked image's mean (0 before any click).</i>")
     right = w.VBox([w.HTML("<b>decoded from the sliders</b>" + note), explorer.decoded, *explorer.sliders,
                     w.HTML("<b>nearest test image</b>"), explorer.nearest, explorer.caption],
                    layout=w.Layout(margin="0 0 0 12px"))
@@ -1724,8 +1751,8 @@ def _explorer_figure(explorer: LatentExplorer, title: str, n: int = 10) -> Any:
                 cell.set_title(f"{k} \u2192 {explorer.class_names[int(explorer.labels[i])]}", fontsize=9)
             if col == 0:
                 cell.set_ylabel("nearest\ntest image" if row == 1 else "its recon-\nstruction", fontsize=8)
-    fig.suptitle((f"{title}\n" if title else "") + "Static preview of the latent explorer: marker k at the median "
-                 "of class k \u2192 nearest test image (its label)", fontsize=11)
+    fig.suptitle((f"{title}\n" if title else "") + "Static preview of the latent explorer: marker k at "
+                 "the median of class k \u2192 nearest test image (its label)", fontsize=11)
     fig.tight_layout()
     return fig
 

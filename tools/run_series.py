@@ -19,8 +19,6 @@ error, so a typo does not silently run the defaults.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
 import sys
 import time
 from pathlib import Path
@@ -28,9 +26,11 @@ from pathlib import Path
 import nbformat
 import papermill as pm
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+import vae_helpers as vh  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-KERNEL = "python3"
 
 
 def parse_value(text: str) -> object:
@@ -69,22 +69,6 @@ def strip_papermill_metadata(path: Path) -> None:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
     nbformat.write(nb, path)
-
-
-@contextlib.contextmanager
-def kernel_stderr_to(path: Path):
-    """Send what kernels write straight to file descriptor 2 (TensorFlow's
-    C++ start-up log, Jupyter's transport warnings) to a log file instead of
-    the terminal. Cell outputs are unaffected: they go into the notebook."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with open(path, "ab") as log:
-        os.dup2(log.fileno(), 2)
-        try:
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,9 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         print(f"  {path.name:<28}", end="", flush=True)
         try:
-            with kernel_stderr_to(log_path):
-                pm.execute_notebook(str(path), str(out), parameters=mine, kernel_name=KERNEL,
-                                    cwd=str(NOTEBOOKS), progress_bar=False, log_output=False)
+            vh.run_notebook(path, out, mine, cwd=NOTEBOOKS, stderr_log=log_path)
         except pm.PapermillExecutionError as err:
             print("FAILED")
             print(f"\n{path.name} failed in cell {err.exec_count}: {err.ename}: {err.evalue}\n"
