@@ -1256,11 +1256,7 @@ def save_figure(fig: Any, path: str | os.PathLike) -> Path:
     """Save a Matplotlib figure as PNG atomically (no timestamp in the file,
     so the same figure gives the same bytes)."""
     path = Path(path)
-    _atomic_write(
-        path,
-        lambda p: fig.savefig(p, format="png", dpi=100, bbox_inches="tight",
-                              metadata={"Software": None}),
-    )
+    _atomic_write(path, lambda p: p.write_bytes(_figure_png(fig, dpi=100, bbox_inches="tight")))
     return path
 
 
