@@ -147,16 +147,21 @@ def test_dynamic_binarization_draws_new_pixels_every_epoch(mnist):
     model = vh.VAE(latent_dim=2, hidden_dim=16, seed=0)
     original_fit = model.fit
 
-    def recording_fit(x, **kwargs):
-        seen.append(np.array(x))
-        return original_fit(x, **kwargs)
+    def recording_fit(batches, **kwargs):
+        seen.append(np.concatenate([np.asarray(x) for (x,) in batches]))
+        return original_fit(batches, **kwargs)
 
     model.fit = recording_fit
     history = vh.train_vae(model, data, epochs=2, batch_size=128, learning_rate=1e-3, verbose=False)
     assert len(seen) == 2 and all(set(np.unique(x)) <= {0.0, 1.0} for x in seen)
     order = [vh.epoch_order(0, e, 512) for e in range(2)]
     # Same images in a new order, and each image binarized afresh.
-    assert not np.array_equal(seen[0][np.argsort(order[0])], seen[1][np.argsort(order[1])])
+    first, second = seen[0][np.argsort(order[0])], seen[1][np.argsort(order[1])]
+    assert not np.array_equal(first, second)
+    # Bernoulli(intensity): ink where the grey image has ink, none where it is blank.
+    grey = data.x_train
+    assert np.all(first[grey == 0] == 0) and np.all(first[grey == 1] == 1)
+    assert abs(first.mean() - grey.mean()) < 0.01 and abs(second.mean() - grey.mean()) < 0.01
     assert np.isfinite(history["val_loss"]).all()
 
 
