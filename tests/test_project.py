@@ -36,6 +36,30 @@ def test_make_run_is_the_six_notebook_series_and_07_runs_on_request():
     assert series(include_experiments=True)[-1].name == "07_experiments.ipynb"
 
 
+def test_runner_stages_respect_what_each_notebook_needs():
+    sys.path.insert(0, str(ROOT / "tools"))
+    from run_series import series, stages
+
+    names = [[p.name[:2] for p in stage] for stage in stages(series(include_experiments=True))]
+    # 04-06 read the model 03 saves; 03 trains on every core, so it runs alone; 07 trains its own.
+    assert names == [["01", "02"], ["03"], ["04", "05", "06"], ["07"]]
+    assert [[p.name[:2] for p in s] for s in stages(series()[3:5])] == [["04", "05"]]
+
+
+def test_runner_names_the_failing_notebook_cell_and_error(tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "tools" / "run_series.py"), "--only", "04", "05",
+                             "--output-dir", str(tmp_path / "nb"), "-p", "ARTIFACTS_DIR", str(tmp_path / "none"),
+                             "-p", "IMGS_DIR", str(tmp_path / "imgs")],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1
+    for name in ("04_reconstructions.ipynb", "05_sampling.ipynb"):
+        assert f"{name:<28}FAILED" in result.stdout
+        assert f"{name} failed in cell " in result.stderr
+    assert "ArtifactsError: No trained model in" in result.stderr and "Run 03_training.ipynb first" in result.stderr
+    assert (tmp_path / "nb" / "04_reconstructions.ipynb").is_file(), "the failed notebook is kept to inspect"
+    assert not (tmp_path / "imgs").exists()
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_structure(path):
     nb = json.loads(path.read_text())

@@ -1,7 +1,12 @@
-"""Run the six notebooks of the series in order with papermill.
+"""Run the notebooks of the series with papermill, in dependency order.
 
 Notebook 07 (the experiments: a sweep of 12 training runs, about 40 minutes)
 is not part of the series run; select it with ``--only 07``.
+
+01 and 02 run at the same time, then 03 (training) alone, then 04-06 together,
+once 03 has saved the model they read: kernel start-ups and imports are
+single-threaded, so two notebooks share a 2-core CPU well, but training uses
+every core.
 
 Examples (from the repository root; ``make run`` calls this)::
 
@@ -19,6 +24,8 @@ error, so a typo does not silently run the defaults.
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,11 +33,9 @@ from pathlib import Path
 import nbformat
 import papermill as pm
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
-import vae_helpers as vh  # noqa: E402
-
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
+TRAINING = "03_training.ipynb"  # writes the model that the notebooks after it read
 
 
 def parse_value(text: str) -> object:
@@ -57,6 +62,19 @@ def series(include_experiments: bool = False) -> list[Path]:
     return paths
 
 
+def stages(paths: list[Path]) -> list[list[Path]]:
+    """Group the notebooks into stages; the notebooks of a stage run at the
+    same time. 01 and 02 (short, mostly single-threaded) together; 03 alone,
+    since training uses every core and slows down when anything runs beside
+    it; then the notebooks that read the model 03 saved, together. Notebook
+    07 trains models of its own and runs alone."""
+    before = [p for p in paths if p.name < TRAINING]
+    training = [p for p in paths if p.name == TRAINING]
+    after = [p for p in paths if p.name > TRAINING and p.name != EXPERIMENTS]
+    experiments = [p for p in paths if p.name == EXPERIMENTS]
+    return [s for s in (before, training, after, experiments) if s]
+
+
 def declared_parameters(path: Path) -> set[str]:
     return set(pm.inspect_notebook(str(path)))
 
@@ -69,6 +87,28 @@ def strip_papermill_metadata(path: Path) -> None:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
     nbformat.write(nb, path)
+
+
+def start_notebook(path: Path, out: Path, params: dict, log) -> subprocess.Popen:
+    """Execute ``path`` into ``out`` with papermill in a process of its own.
+    Its kernel's stderr (TensorFlow's start-up log, Jupyter's transport
+    warnings) goes to ``log``; the cells' outputs go into ``out``."""
+    cmd = [sys.executable, "-m", "papermill", str(path), str(out), "-k", "python3",
+           "--cwd", str(NOTEBOOKS), "--no-progress-bar", "--no-log-output", "-y", json.dumps(params)]
+    return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
+
+
+def failure(out: Path) -> str:
+    """The error of the cell that failed in the executed notebook ``out``."""
+    try:
+        nb = nbformat.read(out, as_version=4)
+    except (OSError, ValueError):
+        return "papermill could not run it"
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                return f"cell {cell.get('execution_count')}: {output['ename']}: {output['evalue']}"
+    return "papermill stopped before a cell failed"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,24 +149,34 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Running {len(paths)} notebooks ({shown}) -> {out_dir}", flush=True)
     log_path = ROOT / "build" / "kernel-stderr.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    log_path.write_bytes(b"")
     start_all = time.perf_counter()
-    for path in paths:
-        mine = {k: v for k, v in params.items() if k in declared[path]}
-        out = out_dir / path.name
-        start = time.perf_counter()
-        print(f"  {path.name:<28}", end="", flush=True)
-        try:
-            vh.run_notebook(path, out, mine, cwd=NOTEBOOKS, stderr_log=log_path)
-        except pm.PapermillExecutionError as err:
-            print("FAILED")
-            print(f"\n{path.name} failed in cell {err.exec_count}: {err.ename}: {err.evalue}\n"
-                  f"The executed notebook with the error is {out}; kernel log: {log_path}",
-                  file=sys.stderr)
-            return 1
-        if args.inplace:
-            strip_papermill_metadata(out)
-        print(f"{time.perf_counter() - start:6.1f} s", flush=True)
+    with open(log_path, "wb") as log:
+        for stage in stages(paths):
+            if len(stage) > 1:
+                print(f"  {', '.join(p.stem[:2] for p in stage)} at the same time:", flush=True)
+            running = {}
+            for path in stage:
+                mine = {k: v for k, v in params.items() if k in declared[path]}
+                running[path] = (start_notebook(path, out_dir / path.name, mine, log), time.perf_counter())
+            failed = []
+            while running:
+                for path, (proc, start) in list(running.items()):
+                    if proc.poll() is None:
+                        continue
+                    del running[path]
+                    out = out_dir / path.name
+                    if proc.returncode != 0:
+                        print(f"  {path.name:<28}FAILED", flush=True)
+                        failed.append(f"{path.name} failed in {failure(out)}\n"
+                                      f"The executed notebook with the error is {out}")
+                        continue
+                    if args.inplace:
+                        strip_papermill_metadata(out)
+                    print(f"  {path.name:<28}{time.perf_counter() - start:6.1f} s", flush=True)
+                time.sleep(0.1)
+            if failed:
+                print("\n" + "\n".join(failed) + f"\nKernel log: {log_path}", file=sys.stderr)
+                return 1
     imgs = (NOTEBOOKS / str(params.get("IMGS_DIR", "../imgs"))).resolve()
     print(f"Done in {time.perf_counter() - start_all:.1f} s. Figures are in {imgs}.")
     return 0
