@@ -60,20 +60,25 @@ def model_layer_shapes(model) -> list[tuple[int, int]]:
     return [tuple(w.shape) for w in model.trainable_weights if len(w.shape) == 2]
 
 
-def matmul_throughput(dtype: str = "float32", n: int = 2048, seconds: float = 2.0) -> float:
-    """FLOP/s of a large square matmul with the active Keras backend."""
+def matmul_throughput(dtype: str = "float32", n: int = 2048, seconds: float = 2.0, windows: int = 4) -> float:
+    """FLOP/s of a large square matmul with the active Keras backend: the
+    best of ``windows`` timing windows, since a peak is what a limit is made
+    of (on a shared machine single windows dip to half speed)."""
     import numpy as np
     from keras import ops
 
     a = ops.convert_to_tensor(np.random.default_rng(0).standard_normal((n, n)), dtype=dtype)
     b = ops.convert_to_tensor(np.random.default_rng(1).standard_normal((n, n)), dtype=dtype)
     ops.convert_to_numpy(ops.matmul(a, b))  # warm-up
-    reps, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        c = ops.matmul(a, b)
-        reps += 1
-    ops.convert_to_numpy(c[:1, :1])  # wait for asynchronous backends
-    return reps * 2 * n**3 / (time.perf_counter() - start)
+    best = 0.0
+    for _ in range(windows):
+        reps, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds / windows:
+            c = ops.matmul(a, b)
+            reps += 1
+        ops.convert_to_numpy(c[:1, :1])  # wait for asynchronous backends
+        best = max(best, reps * 2 * n**3 / (time.perf_counter() - start))
+    return best
 
 
 def reference_epoch_times(data, epochs: int, cfg: dict) -> list[float]:
@@ -135,7 +140,7 @@ def worker(args: argparse.Namespace) -> dict:
     epochs = args.epochs
     backend = keras.backend.backend()
 
-    seconds = 0.5 if args.train_images else 2.0
+    seconds = 1.0 if args.train_images else 4.0
     flops_f32 = matmul_throughput("float32", seconds=seconds)
     try:
         flops_bf16 = matmul_throughput("bfloat16", seconds=seconds)
