@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = NOTEBOOKS if args.inplace else args.output_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     shown = " ".join(f"{k}={v!r}" for k, v in params.items()) or "defaults"
-    print(f"Running {len(paths)} notebooks ({shown}) -> {out_dir}", flush=True)
+    print(f"Running {len(paths)} notebook{'s' if len(paths) > 1 else ''} ({shown}) -> {out_dir}", flush=True)
     log_path = ROOT / "build" / "kernel-stderr.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     start_all = time.perf_counter()
