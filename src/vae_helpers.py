@@ -797,8 +797,8 @@ def epoch_batches(x_train: Any, order: np.ndarray, batch_size: int,
                   binarize_seed: int | None = None) -> Any:
     """One epoch of training batches: the rows of ``x_train`` in ``order``,
     ``batch_size`` at a time (the last batch may be smaller), as a
-    ``tf.data.Dataset`` of 1-tuples, which ``model.fit`` accepts on every
-    Keras backend.
+    ``tf.data.Dataset`` of 1-tuples, which ``model.fit`` accepts whatever the
+    Keras backend (the benchmark trains with it on TensorFlow and on JAX).
 
     ``x_train`` should be a TensorFlow tensor made once per training run
     (``tf.constant(data.x_train)``): each batch is gathered from it, so no
