@@ -105,6 +105,7 @@ def test_short_training_run_learns(mnist, capsys):
 def test_artifacts_round_trip(tmp_path):
     model = vh.VAE(latent_dim=2, hidden_dim=16, seed=0)
     vh.compile_vae(model, 1e-3)
+    model.optimizer.build(model.trainable_variables)  # as after training: its state is saved too
     x = np.random.default_rng(5).random((4, 784), dtype=np.float32)
     history = {"loss": [1.0, 0.5]}
     config = {"DATASET": "mnist", "LATENT_DIM": 2}
@@ -114,6 +115,37 @@ def test_artifacts_round_trip(tmp_path):
     assert isinstance(loaded, vh.VAE) and loaded.latent_dim == 2 and loaded.hidden_dim == 16
     np.testing.assert_allclose(vh.latent_means(loaded, x), vh.latent_means(model, x), rtol=1e-6)
     assert loaded_history == history and loaded_config == config
+
+
+def test_learning_rate_is_constant_then_falls_linearly_to_zero():
+    schedule = vh.ConstantThenLinearDecay(4e-3, total_steps=100, decay_fraction=0.25)
+    rates = [float(schedule(step)) for step in (0, 50, 75, 80, 90, 99, 100, 120)]
+    np.testing.assert_allclose(rates, [4e-3, 4e-3, 4e-3, 3.2e-3, 1.6e-3, 0.16e-3, 0.0, 0.0], rtol=1e-5, atol=1e-9)
+    constant = vh.ConstantThenLinearDecay(1e-3, total_steps=100, decay_fraction=0.0)
+    assert [float(constant(step)) for step in (0, 99, 100)] == pytest.approx([1e-3] * 3)
+
+
+def test_compile_vae_builds_the_schedule_only_with_a_step_count():
+    model = vh.VAE(latent_dim=2, hidden_dim=8, seed=0)
+    vh.compile_vae(model, 2e-3, total_steps=40, lr_decay=0.5)
+    config = model.optimizer.get_config()
+    assert config["learning_rate"]["class_name"] == "ConstantThenLinearDecay"
+    assert config["learning_rate"]["config"] == {"learning_rate": 2e-3, "total_steps": 40, "decay_fraction": 0.5}
+    assert config["beta_2"] == vh.ADAM_BETA_2 == 0.99
+    plain = vh.compile_vae(vh.VAE(latent_dim=2, hidden_dim=8, seed=0), 2e-3, lr_decay=0.5)
+    assert float(plain.optimizer.learning_rate) == pytest.approx(2e-3)
+    with pytest.raises(vh.ParameterError, match="LR_DECAY = 2"):
+        vh.compile_vae(model, 2e-3, total_steps=40, lr_decay=2)
+
+
+def test_a_scheduled_model_saves_and_loads(tmp_path):
+    model = vh.VAE(latent_dim=2, hidden_dim=16, seed=0)
+    vh.compile_vae(model, 4e-3, total_steps=200, lr_decay=0.25)
+    model.optimizer.build(model.trainable_variables)
+    vh.save_artifacts(tmp_path, model, {"loss": [1.0]}, {"LATENT_DIM": 2})
+    loaded, _, _ = vh.load_artifacts(tmp_path, LATENT_DIM=2)
+    assert loaded.optimizer.get_config()["learning_rate"] == model.optimizer.get_config()["learning_rate"]
+    assert float(loaded.optimizer.learning_rate) == pytest.approx(4e-3)
 
 
 def test_missing_artifacts_say_which_notebook_to_run(tmp_path):
@@ -199,9 +231,19 @@ def test_same_seed_gives_identical_weights(mnist):
         np.testing.assert_array_equal(a, b)
 
 
+def test_training_follows_the_learning_rate_schedule(mnist):
+    small = _subset(mnist, 400, 100)
+    history = vh.train_vae(_fresh_model(), small, epochs=4, batch_size=100, learning_rate=2e-3,
+                           lr_decay=0.5, seed=3, verbose=False)
+    # 4 steps per epoch, 16 in all; the rate falls over the last 8 steps.
+    np.testing.assert_allclose(history["learning_rate"], [2e-3, 2e-3, 2e-3, 1e-3], rtol=1e-5)
+
+
 def test_interrupted_then_resumed_run_matches_a_straight_run(mnist, tmp_path, capsys):
     small = _subset(mnist, 1000, 200)
-    kwargs = dict(epochs=3, batch_size=100, learning_rate=1e-3, seed=3, verbose=True)
+    # The learning rate decays over the last two epochs: the resumed run must
+    # pick up the schedule where the interrupted one stopped.
+    kwargs = dict(epochs=3, batch_size=100, learning_rate=1e-3, lr_decay=0.6, seed=3, verbose=True)
 
     straight = _fresh_model()
     straight_history = vh.train_vae(straight, small, **kwargs)
@@ -220,6 +262,8 @@ def test_interrupted_then_resumed_run_matches_a_straight_run(mnist, tmp_path, ca
     for a, b in zip(straight.get_weights(), resumed.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert history["val_loss"] == straight_history["val_loss"]
+    assert history["learning_rate"] == straight_history["learning_rate"]
+    assert history["learning_rate"][1] == pytest.approx(1e-3) and history["learning_rate"][2] < 0.6e-3
 
 
 def test_resume_refuses_a_checkpoint_of_other_settings(mnist, tmp_path):
@@ -229,6 +273,9 @@ def test_resume_refuses_a_checkpoint_of_other_settings(mnist, tmp_path):
     with pytest.raises(vh.ArtifactsError, match="other settings.*batch_size.*RESUME = False"):
         vh.train_vae(_fresh_model(), small, epochs=2, batch_size=50, learning_rate=1e-3, seed=3,
                      checkpoint_dir=tmp_path, resume=True, verbose=False)
+    with pytest.raises(vh.ArtifactsError, match=r"other settings.*'lr_decay': \(0.0, 0.25\)"):
+        vh.train_vae(_fresh_model(), small, epochs=2, batch_size=100, learning_rate=1e-3, lr_decay=0.25,
+                     seed=3, checkpoint_dir=tmp_path, resume=True, verbose=False)
 
 
 def test_nan_loss_stops_with_advice(mnist):

@@ -14,6 +14,9 @@ import vae_helpers as vh
         ("BATCH_SIZE", True, r"BATCH_SIZE = True \(bool\).*positive integer"),
         ("LEARNING_RATE", 0.0, r"LEARNING_RATE = 0.0.*finite number > 0"),
         ("LEARNING_RATE", float("nan"), r"LEARNING_RATE = nan.*finite"),
+        ("LR_DECAY", 1.5, r"LR_DECAY = 1.5 \(float\).*from 0 to 1"),
+        ("LR_DECAY", "0.25", r"LR_DECAY = '0.25' \(str\).*from 0 to 1"),
+        ("LR_DECAY", float("nan"), r"LR_DECAY = nan.*from 0 to 1"),
         ("BETA", -1.0, r"BETA = -1.0.*>= 0"),
         ("BETA", float("inf"), r"BETA = inf.*finite"),
         ("DATASET", "MNIST", r"DATASET = 'MNIST'.*one of 'mnist', 'fashion_mnist'"),
@@ -34,7 +37,9 @@ def test_data_dir_must_exist(tmp_path):
 
 def test_good_defaults_pass():
     vh.check_parameters(SEED=42, DATASET="mnist", LATENT_DIM=2, HIDDEN_DIM=512, EPOCHS=20,
-                        BATCH_SIZE=128, LEARNING_RATE=1e-3, BETA=0.0, ARTIFACTS_DIR="../artifacts")
+                        BATCH_SIZE=128, LEARNING_RATE=1e-3, LR_DECAY=0.0, BETA=0.0,
+                        ARTIFACTS_DIR="../artifacts")
+    vh.check_parameters(LR_DECAY=1)
 
 
 def test_unknown_name_is_a_programming_error():
