@@ -1462,15 +1462,23 @@ def plot_latent_space(points: np.ndarray, labels: np.ndarray, class_names: Seque
 
 
 def plot_loss_curves(history: Mapping[str, Sequence[float]], title: str) -> Any:
-    """Reconstruction BCE, KL and total loss per epoch, train vs test."""
+    """Reconstruction BCE, KL and total loss per epoch, train vs test; the
+    epochs in which the learning rate was falling are shaded."""
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
     epochs = np.arange(1, len(history["loss"]) + 1)
+    rates = np.asarray(history.get("learning_rate", []))
+    # The learning rate is recorded at the start of each epoch: it falls
+    # during the epoch before the first lower value.
+    falling = np.flatnonzero(rates[1:] < rates[0] * (1 - 1e-6)) if len(rates) > 1 else []
     parts = [("reconstruction_loss", "reconstruction BCE"), ("kl_loss", "KL divergence"),
              ("loss", "total loss (BCE + β·KL)")]
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     for ax, (key, label) in zip(axes, parts):
+        if len(falling):
+            ax.axvspan(epochs[falling[0]] - 0.5, epochs[-1] + 0.5, color="0.5", alpha=0.12, lw=0,
+                       label="learning rate falling")
         ax.plot(epochs, history[key], "o-", ms=3, label="train")
         ax.plot(epochs, history[f"val_{key}"], "s--", ms=3, label="test")
         ax.set_xlabel("epoch")

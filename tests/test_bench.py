@@ -23,3 +23,23 @@ def test_matmul_flops_of_the_default_vae():
     expected = 60_000 * (3 * forward - 2 * 784 * 512) + 10_000 * forward
     assert train_speed.matmul_flops_per_epoch(shapes, 60_000, 10_000) == expected
     assert 440e9 < expected < 470e9  # about 0.46 TFLOP per epoch
+
+
+def test_the_benchmark_and_the_quality_bar_use_the_notebook_defaults():
+    """The benchmark reads notebook 03's parameters cell; the quality bar in
+    the same notebook applies to a `defaults` dict that must agree with it."""
+    import ast
+
+    import nbformat
+
+    notebook = Path(__file__).resolve().parent.parent / "notebooks" / "03_training.ipynb"
+    cfg = train_speed.notebook_defaults(notebook)
+    assert cfg["epochs"] == 20 and cfg["latent_dim"] == 2 and 0 < cfg["lr_decay"] < 1
+    source = next(c.source for c in nbformat.read(notebook, as_version=4).cells
+                  if c.cell_type == "code" and "defaults = dict(" in c.source)
+    call = next(n.value for n in ast.parse(source).body
+                if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "defaults")
+    bar = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+    assert {k: bar[k.upper()] for k in cfg if k.upper() in bar} == {
+        k: v for k, v in cfg.items() if k.upper() in bar}
+    assert {"BATCH_SIZE", "LEARNING_RATE", "LR_DECAY", "EPOCHS", "LATENT_DIM"} <= set(bar)

@@ -291,3 +291,22 @@ def test_nan_loss_stops_with_advice(mnist):
 def test_no_pickle_in_the_helpers():
     source = (vh.__file__ and open(vh.__file__).read())
     assert "allow_pickle=True" not in source and "import pickle" not in source
+
+
+def test_loss_curves_shade_the_epochs_with_a_falling_learning_rate():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    parts = ("reconstruction_loss", "kl_loss", "loss")
+    history = {k: [3.0, 2.0, 1.5, 1.2] for k in parts} | {f"val_{k}": [3.1, 2.1, 1.6, 1.3] for k in parts}
+    fig = vh.plot_loss_curves(history | {"learning_rate": [1e-3, 1e-3, 0.5e-3, 0.25e-3]}, title="t")
+    for ax in fig.axes:
+        (span,) = ax.patches
+        assert span.get_x() == pytest.approx(1.5) and span.get_width() == pytest.approx(3.0)
+        assert "learning rate falling" in [t.get_text() for t in ax.get_legend().get_texts()]
+    plt.close(fig)
+    constant = vh.plot_loss_curves(history | {"learning_rate": [1e-3] * 4}, title="t")
+    assert not any(ax.patches for ax in constant.axes)
+    plt.close(constant)
