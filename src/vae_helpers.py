@@ -1482,6 +1482,7 @@ def plot_loss_curves(history: Mapping[str, Sequence[float]], title: str) -> Any:
         ax.plot(epochs, history[key], "o-", ms=3, label="train")
         ax.plot(epochs, history[f"val_{key}"], "s--", ms=3, label="test")
         ax.set_xlabel("epoch")
+        ax.set_xlim(0.5, epochs[-1] + 0.5)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("nats per image")
         ax.set_title(label)
