@@ -209,6 +209,7 @@ def worker(args: argparse.Namespace) -> dict:
         reference_epoch_s=None,
         speedup_vs_reference=None,
         reference_test_neg_elbo=None,
+        reference_batch_size=None,
         same_batch_reference_epoch_s=None,
         speedup_vs_same_batch_reference=None,
     )
@@ -332,7 +333,8 @@ def main() -> int:
     print(f"{main_res['epochs']} epochs on {main_res['train_images']:,} images, batch {main_res['batch_size']}; "
           f"{device}")
     if main_res["reference_epoch_s"]:
-        print(f"reference (classic keras.io loop), batch {main_res['reference_batch_size']}, Adam 1e-3: "
+        print(f"reference (classic keras.io loop), batch {main_res['reference_batch_size']}, "
+              f"Adam {CLASSIC['learning_rate']:g}: "
               f"{main_res['reference_epoch_s']:.2f} s per epoch, test -ELBO {main_res['reference_test_neg_elbo']:.2f} "
               f"after {main_res['epochs']} epochs; at our batch {main_res['batch_size']}: "
               f"{main_res['same_batch_reference_epoch_s']:.2f} s per epoch "
@@ -348,7 +350,7 @@ def main() -> int:
         test_neg_elbo=main_res["test_neg_elbo"], series_s=round(series_s, 1) if series_s else None,
         peak_rss_mb=main_res["peak_rss_mb"], series_peak_rss_mb=series_rss, backend="tensorflow", device=device,
         epochs=main_res["epochs"], train_images=main_res["train_images"], batch_size=main_res["batch_size"],
-        reference_batch_size=main_res.get("reference_batch_size"),
+        reference_batch_size=main_res["reference_batch_size"],
         quick=args.quick, date=time.strftime("%Y-%m-%d"),
         other_backends={k: v for k, v in results.items() if k != "tensorflow"},
     )
