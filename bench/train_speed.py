@@ -14,7 +14,8 @@ It prints a table and one JSON line with
   keras.io VAE example (custom ``train_step`` with ``tf.GradientTape``, data
   from NumPy arrays, its batch size 128 and Adam's default learning rate),
   ``speedup_vs_reference``, and the test negative ELBO the reference reaches
-  in the same number of epochs (``reference_test_neg_elbo``); the same loop at
+  in the same number of epochs (``reference_test_neg_elbo``), with float32
+  products as in the example; the same loop at
   our batch size and learning rate gives ``same_batch_reference_epoch_s``,
   which separates what the loop costs from what the batch size saves;
 * ``series_s`` – wall time of the whole series with default parameters
@@ -62,7 +63,8 @@ def notebook_defaults(notebook: Path = ROOT / "notebooks" / "03_training.ipynb")
             values[node.targets[0].id] = ast.literal_eval(node.value)
     return dict(latent_dim=values["LATENT_DIM"], hidden_dim=values["HIDDEN_DIM"],
                 batch_size=values["BATCH_SIZE"], learning_rate=values["LEARNING_RATE"],
-                lr_decay=values["LR_DECAY"], epochs=values["EPOCHS"], seed=values["SEED"])
+                lr_decay=values["LR_DECAY"], matmul_precision=values["MATMUL_PRECISION"], epochs=values["EPOCHS"],
+                seed=values["SEED"])
 
 
 # ----------------------------------------------------------------------------
@@ -87,18 +89,34 @@ def model_layer_shapes(model) -> list[tuple[int, int]]:
 def matmul_throughput(dtype: str = "float32", n: int = 2048, seconds: float = 2.0, windows: int = 4) -> float:
     """FLOP/s of a large square matmul with the active Keras backend: the
     best of ``windows`` timing windows, since a peak is what a limit is made
-    of (on a shared machine single windows dip to half speed)."""
+    of (on a shared machine single windows dip to half speed). For
+    ``"bfloat16"`` it is the product training uses with
+    ``MATMUL_PRECISION = "bfloat16"``: bfloat16 inputs, float32 sums and
+    result, compiled with XLA."""
     import numpy as np
     from keras import ops
 
-    a = ops.convert_to_tensor(np.random.default_rng(0).standard_normal((n, n)), dtype=dtype)
-    b = ops.convert_to_tensor(np.random.default_rng(1).standard_normal((n, n)), dtype=dtype)
-    ops.convert_to_numpy(ops.matmul(a, b))  # warm-up
+    product = ops.matmul
+    if dtype == "bfloat16":
+        import keras
+        import vae_helpers as vh
+
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            product = tf.function(vh._bfloat16_product, jit_compile=True)
+        else:
+            import jax
+
+            product = jax.jit(vh._bfloat16_product)
+    a = ops.convert_to_tensor(np.random.default_rng(0).standard_normal((n, n)), dtype="float32")
+    b = ops.convert_to_tensor(np.random.default_rng(1).standard_normal((n, n)), dtype="float32")
+    ops.convert_to_numpy(product(a, b))  # warm-up
     best = 0.0
     for _ in range(windows):
         reps, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds / windows:
-            c = ops.matmul(a, b)
+            c = product(a, b)
             reps += 1
         ops.convert_to_numpy(c[:1, :1])  # wait for asynchronous backends
         best = max(best, reps * 2 * n**3 / (time.perf_counter() - start))
@@ -176,15 +194,15 @@ def worker(args: argparse.Namespace) -> dict:
     flops_f32 = matmul_throughput("float32", seconds=seconds)
     try:
         flops_bf16 = matmul_throughput("bfloat16", seconds=seconds)
-    except Exception:  # not every backend/CPU has bfloat16 matmuls
+    except Exception:  # not every backend has them (PyTorch)
         flops_bf16 = None
 
     vh.set_seed(cfg["seed"])
     model = vh.VAE(latent_dim=cfg["latent_dim"], hidden_dim=cfg["hidden_dim"], seed=cfg["seed"])
     start = time.perf_counter()
     history = vh.train_vae(model, data, epochs=epochs, batch_size=cfg["batch_size"],
-                           learning_rate=cfg["learning_rate"], lr_decay=cfg["lr_decay"], seed=cfg["seed"],
-                           verbose=False)
+                           learning_rate=cfg["learning_rate"], lr_decay=cfg["lr_decay"],
+                           matmul_precision=cfg["matmul_precision"], seed=cfg["seed"], verbose=False)
     train_wall = time.perf_counter() - start
     steady = history["epoch_time_s"][1:] or history["epoch_time_s"]
     epoch_s = statistics.median(steady)
@@ -206,6 +224,7 @@ def worker(args: argparse.Namespace) -> dict:
         limit_s=round(limit_s, 3),
         ratio_to_limit=round(epoch_s / limit_s, 2),
         batch_size=cfg["batch_size"],
+        matmul_precision=model.matmul_precision,
         reference_epoch_s=None,
         speedup_vs_reference=None,
         reference_test_neg_elbo=None,
@@ -330,8 +349,8 @@ def main() -> int:
         print(f"{name:<11}{r['epoch_s']:>9.2f}{r['images_per_s']:>9}{r['limit_s']:>9.2f}"
               f"{r['ratio_to_limit']:>7.2f}{ref:>8}{spd:>9}{r['test_neg_elbo']:>9.2f}"
               f"{r['matmul_gflops_f32']:>10.0f}{bf16:>10}")
-    print(f"{main_res['epochs']} epochs on {main_res['train_images']:,} images, batch {main_res['batch_size']}; "
-          f"{device}")
+    print(f"{main_res['epochs']} epochs on {main_res['train_images']:,} images, batch {main_res['batch_size']}, "
+          f"{main_res['matmul_precision']} matrix products in training steps; {device}")
     if main_res["reference_epoch_s"]:
         print(f"reference (classic keras.io loop), batch {main_res['reference_batch_size']}, "
               f"Adam {CLASSIC['learning_rate']:g}: "
@@ -350,6 +369,7 @@ def main() -> int:
         test_neg_elbo=main_res["test_neg_elbo"], series_s=round(series_s, 1) if series_s else None,
         peak_rss_mb=main_res["peak_rss_mb"], series_peak_rss_mb=series_rss, backend="tensorflow", device=device,
         epochs=main_res["epochs"], train_images=main_res["train_images"], batch_size=main_res["batch_size"],
+        matmul_precision=main_res["matmul_precision"],
         reference_batch_size=main_res["reference_batch_size"],
         quick=args.quick, date=time.strftime("%Y-%m-%d"),
         other_backends={k: v for k, v in results.items() if k != "tensorflow"},

@@ -40,5 +40,5 @@ def test_the_benchmark_and_the_quality_bar_use_the_notebook_defaults():
     call = next(n.value for n in ast.parse(source).body
                 if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "defaults")
     bar = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
-    shared = ("BATCH_SIZE", "LEARNING_RATE", "LR_DECAY", "EPOCHS", "LATENT_DIM", "HIDDEN_DIM")
+    shared = ("BATCH_SIZE", "LEARNING_RATE", "LR_DECAY", "MATMUL_PRECISION", "EPOCHS", "LATENT_DIM", "HIDDEN_DIM")
     assert {name: bar[name] for name in shared} == {name: cfg[name.lower()] for name in shared}

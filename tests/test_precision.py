@@ -1,0 +1,116 @@
+"""bfloat16 matrix products of training steps (MATMUL_PRECISION): the maths
+against NumPy, the choice of precision, and its errors."""
+
+import numpy as np
+import pytest
+
+import vae_helpers as vh
+
+needs_bf16 = pytest.mark.skipif(not vh.bfloat16_matmul_supported(),
+                                reason="this CPU has no native bfloat16 products (AVX512-BF16/AMX)")
+
+
+def _product_and_gradients(x, w, c):
+    """y = x @ w with bfloat16_matmul under XLA, and the gradients of
+    sum(y * c) with respect to x and w."""
+    import tensorflow as tf
+
+    @tf.function(jit_compile=True)
+    def run(x, w):
+        with tf.GradientTape() as tape:
+            tape.watch([x, w])
+            y = vh.bfloat16_matmul(x, w)
+            loss = tf.reduce_sum(y * c)
+        return (y, *tape.gradient(loss, [x, w]))
+
+    return [np.asarray(t) for t in run(tf.constant(x), tf.constant(w))]
+
+
+def test_bfloat16_matmul_and_its_gradients_match_numpy_to_bfloat16_precision():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((96, 80)).astype(np.float32)
+    w = rng.standard_normal((80, 48)).astype(np.float32)
+    c = rng.standard_normal((96, 48)).astype(np.float32)
+    y, dx, dw = _product_and_gradients(x, w, c)
+    x64, w64, c64 = x.astype(np.float64), w.astype(np.float64), c.astype(np.float64)
+    for got, want in ((y, x64 @ w64), (dx, c64 @ w64.T), (dw, x64.T @ c64)):
+        assert got.dtype == np.float32 and got.shape == want.shape
+        error = np.abs(got - want).max() / np.abs(want).max()
+        # bfloat16 keeps 8 significant bits: a relative rounding of up to 2^-9
+        # per input, partly averaging out over the sums. float32 would be ~1e-7.
+        assert 1e-5 < error < 1e-2, error
+
+
+def test_bfloat16_matmul_is_exact_on_bfloat16_numbers():
+    # Small integers are exact in bfloat16 and their products sum exactly in
+    # float32: any error would be a wrong product, not rounding.
+    rng = np.random.default_rng(1)
+    x = rng.integers(-8, 9, (64, 40)).astype(np.float32)
+    w = rng.integers(-8, 9, (40, 24)).astype(np.float32)
+    c = rng.integers(-8, 9, (64, 24)).astype(np.float32)
+    y, dx, dw = _product_and_gradients(x, w, c)
+    np.testing.assert_array_equal(y, x @ w)
+    np.testing.assert_array_equal(dx, c @ w.T)
+    np.testing.assert_array_equal(dw, x.T @ c)
+
+
+def test_matmul_precision_parameter_is_checked():
+    with pytest.raises(vh.ParameterError, match=r"MATMUL_PRECISION = 'bf16' \(str\).*'auto'.*'float32'.*'bfloat16'"):
+        vh.check_parameters(MATMUL_PRECISION="bf16")
+    with pytest.raises(vh.ParameterError, match="MATMUL_PRECISION"):
+        vh.compile_vae(vh.VAE(hidden_dim=16), 1e-3, matmul_precision="half")
+
+
+def test_resolve_matmul_precision():
+    assert vh.resolve_matmul_precision("float32") == "float32"
+    expected = "bfloat16" if vh.bfloat16_matmul_supported() else "float32"
+    assert vh.resolve_matmul_precision("auto") == expected
+    assert vh.resolve_matmul_precision("auto", jit_compile=False) == "float32"
+    with pytest.raises(vh.ParameterError, match=r"needs the TensorFlow or JAX backend with XLA.*"
+                                                r"MATMUL_PRECISION = 'float32'"):
+        vh.resolve_matmul_precision("bfloat16", jit_compile=False)
+
+
+def test_compile_sets_the_precision_of_every_dense_layer_and_inference_stays_float32():
+    x = np.random.default_rng(0).random((5, 784), dtype=np.float32)
+    model = vh.VAE(latent_dim=2, hidden_dim=32, seed=0)
+    assert model.matmul_precision == "float32"  # before compile: plain float32 layers
+    before = [np.asarray(t) for t in model.encoder(x)]
+    vh.compile_vae(model, 1e-3, matmul_precision="float32")
+    assert model.matmul_precision == "float32"
+    if vh.bfloat16_matmul_supported():
+        vh.compile_vae(model, 1e-3, matmul_precision="bfloat16")
+        assert model.matmul_precision == "bfloat16"
+        dense = [layer for layer in model._flatten_layers() if isinstance(layer, vh.Dense)]
+        assert len(dense) == 7 and all(layer.bfloat16_training for layer in dense)
+    # Evaluation and the later notebooks (training=False) multiply in float32 either way.
+    for a, b in zip(before, model.encoder(x)):
+        np.testing.assert_array_equal(a, np.asarray(b))
+    with pytest.raises(vh.ParameterError, match="'float32' or 'bfloat16'"):
+        model.matmul_precision = "auto"
+
+
+@needs_bf16
+def test_bfloat16_training_learns_as_well_as_float32(mnist):
+    small = vh.Dataset(mnist.name, mnist.x_train[:6000], mnist.y_train[:6000], mnist.x_test[:1000],
+                       mnist.y_test[:1000], mnist.class_names, mnist.source)
+    results = {}
+    for precision in ("float32", "bfloat16"):
+        vh.set_seed(0)
+        model = vh.VAE(latent_dim=2, hidden_dim=128, seed=0)
+        vh.train_vae(model, small, epochs=3, batch_size=100, learning_rate=2e-3, matmul_precision=precision,
+                     seed=0, verbose=False)
+        assert model.matmul_precision == precision
+        results[precision] = vh.evaluate_vae(model, small.x_test)["neg_elbo"]
+    assert results["bfloat16"] < 200 and abs(results["bfloat16"] - results["float32"]) < 3, results
+
+
+@needs_bf16
+def test_resume_refuses_a_checkpoint_of_the_other_precision(mnist, tmp_path):
+    small = vh.Dataset(mnist.name, mnist.x_train[:300], mnist.y_train[:300], mnist.x_test[:100],
+                       mnist.y_test[:100], mnist.class_names, mnist.source)
+    kwargs = dict(batch_size=100, learning_rate=1e-3, seed=3, checkpoint_dir=tmp_path, verbose=False)
+    vh.train_vae(vh.VAE(hidden_dim=16, seed=3), small, epochs=1, matmul_precision="bfloat16", **kwargs)
+    with pytest.raises(vh.ArtifactsError, match=r"'matmul_precision': \('bfloat16', 'float32'\)"):
+        vh.train_vae(vh.VAE(hidden_dim=16, seed=3), small, epochs=2, matmul_precision="float32", resume=True,
+                     **kwargs)
