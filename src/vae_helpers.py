@@ -1449,6 +1449,22 @@ def plan_sweep(betas: Sequence[float], latent_dims: Sequence[int],
     return runs
 
 
+def _reusable_run(folder: Path, params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The saved config of a finished run in ``folder`` if it was trained
+    with ``params`` and with the matrix-product precision this machine would
+    use now (a run from a float32-only machine is not reused on a bfloat16
+    one, or the other way round); else None."""
+    config_path = folder / CONFIG_FILE
+    if not (config_path.is_file() and (folder / MODEL_FILE).is_file()):
+        return None
+    config = json.loads(config_path.read_text())
+    same = all(config.get(k) == v for k, v in params.items() if k not in ("ARTIFACTS_DIR", "IMGS_DIR", "DATA_DIR"))
+    precision = resolve_matmul_precision(params.get("MATMUL_PRECISION", "auto"),
+                                         keras.backend.backend() in ("tensorflow", "jax"))
+    # Runs saved before the setting existed multiplied in float32.
+    return config if same and config.get("matmul_precision", "float32") == precision else None
+
+
 def run_sweep(runs: Sequence[Mapping[str, Any]], notebook: str | os.PathLike, sweep_dir: str | os.PathLike,
               common: Mapping[str, Any], rerun: bool = False) -> list[dict[str, Any]]:
     """Train every run of :func:`plan_sweep` by executing the training
@@ -1463,15 +1479,12 @@ def run_sweep(runs: Sequence[Mapping[str, Any]], notebook: str | os.PathLike, sw
         folder = sweep_dir / run["run"]
         params = {**common, **{k: v for k, v in run.items() if k != "run"},
                   "ARTIFACTS_DIR": str(folder), "IMGS_DIR": str(folder / "imgs")}
-        config_path = folder / CONFIG_FILE
-        done = config_path.is_file() and (folder / MODEL_FILE).is_file()
-        config = json.loads(config_path.read_text()) if done else {}
-        reuse = done and not rerun and all(config.get(k) == v for k, v in params.items()
-                                           if k not in ("ARTIFACTS_DIR", "IMGS_DIR", "DATA_DIR"))
+        config = None if rerun else _reusable_run(folder, params)
+        reuse = config is not None
         start = time.perf_counter()
         if not reuse:
             run_notebook(notebook, folder / Path(notebook).name, params)
-            config = json.loads(config_path.read_text())
+            config = json.loads((folder / CONFIG_FILE).read_text())
         row = {"run": run["run"], **{k: config[k] for k in SWEEP_COLUMNS[1:]}}
         rows.append(row)
         how = (f"reused (training took {row['train_time_s']:.0f} s)" if reuse else

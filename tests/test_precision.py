@@ -1,6 +1,8 @@
 """bfloat16 matrix products of training steps (MATMUL_PRECISION): the maths
 against NumPy, the choice of precision, and its errors."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -114,3 +116,25 @@ def test_resume_refuses_a_checkpoint_of_the_other_precision(mnist, tmp_path):
     with pytest.raises(vh.ArtifactsError, match=r"'matmul_precision': \('bfloat16', 'float32'\)"):
         vh.train_vae(vh.VAE(hidden_dim=16, seed=3), small, epochs=2, matmul_precision="float32", resume=True,
                      **kwargs)
+
+
+def test_a_sweep_reuses_only_runs_trained_with_the_precision_of_this_machine(tmp_path):
+    from vae_helpers import _reusable_run
+
+    params = {"BETA": 1.0, "LATENT_DIM": 2, "ARTIFACTS_DIR": str(tmp_path)}
+    here = vh.resolve_matmul_precision("auto")
+    other = "float32" if here == "bfloat16" else "bfloat16"
+    assert _reusable_run(tmp_path, params) is None  # nothing saved yet
+    (tmp_path / vh.MODEL_FILE).write_bytes(b"model")
+    for saved, reused in ((here, True), (other, False)):
+        config = {"BETA": 1.0, "LATENT_DIM": 2, "matmul_precision": saved, "test_neg_elbo": 140.0}
+        (tmp_path / vh.CONFIG_FILE).write_text(json.dumps(config))
+        assert (_reusable_run(tmp_path, params) == config) is reused, saved
+        assert _reusable_run(tmp_path, {**params, "BETA": 2.0}) is None
+    # Configs written before MATMUL_PRECISION existed come from float32 runs.
+    (tmp_path / vh.CONFIG_FILE).write_text(json.dumps({"BETA": 1.0, "LATENT_DIM": 2}))
+    assert (_reusable_run(tmp_path, params) is not None) is (here == "float32")
+    # A sweep that asks for float32 reuses float32 runs on any machine.
+    config = {"BETA": 1.0, "LATENT_DIM": 2, "MATMUL_PRECISION": "float32", "matmul_precision": "float32"}
+    (tmp_path / vh.CONFIG_FILE).write_text(json.dumps(config))
+    assert _reusable_run(tmp_path, {**params, "MATMUL_PRECISION": "float32"}) == config
