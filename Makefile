@@ -4,7 +4,7 @@
 #   make run                      # all six notebooks, default parameters
 #   make run EPOCHS=5 LATENT_DIM=10
 #   make test                     # unit tests + pytest --nbval on the notebooks
-#   make experiments              # notebook 07: the beta / latent-size sweep (~10 min)
+#   make experiments              # notebook 07: the beta / latent-size sweep (~8 min)
 #   make experiments EPOCHS=1     # a quick version of the sweep
 #   make lab                      # open the series in JupyterLab (the venv's Python as kernel)
 #   make report                   # HTML pages of the executed series in build/report/
