@@ -987,7 +987,8 @@ def compile_vae(model: VAE, learning_rate: float, *, total_steps: int | None = N
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=schedule, beta_2=ADAM_BETA_2),
         jit_compile=jit_compile,
-        steps_per_execution=steps_per_execution,
+        # Keras' PyTorch backend runs one step per call only.
+        steps_per_execution=steps_per_execution if keras.backend.backend() != "torch" else 1,
     )
     return model
 
@@ -1168,8 +1169,8 @@ def evaluate_vae(model: VAE, x: np.ndarray, batch_size: int = 1000) -> dict[str,
     for start in range(0, len(x), batch_size):
         batch = ops.convert_to_tensor(x[start : start + batch_size])
         logits, z_mean, z_log_var = model(batch, training=False)
-        bce_sum += float(ops.sum(reconstruction_bce(batch, logits)))
-        kl_sum += float(ops.sum(kl_divergence(z_mean, z_log_var)))
+        bce_sum += float(ops.convert_to_numpy(ops.sum(reconstruction_bce(batch, logits))))
+        kl_sum += float(ops.convert_to_numpy(ops.sum(kl_divergence(z_mean, z_log_var))))
     bce, kl = bce_sum / len(x), kl_sum / len(x)
     return {"bce": bce, "kl": kl, "neg_elbo": bce + kl}
 
