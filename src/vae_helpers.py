@@ -7,7 +7,9 @@ The notebooks in ``notebooks/`` explain; this module does the work:
   variable ``VAE_DATA_DIR``) or from the standard Keras download, and checks
   every byte against known SHA-256 sums;
 * **model** – :class:`VAE`, an MLP encoder/decoder written with backend-agnostic
-  ``keras.ops`` (TensorFlow, JAX and PyTorch backends all work);
+  ``keras.ops`` (TensorFlow, JAX and PyTorch backends all work); on CPUs with
+  AVX512-BF16 its training steps multiply in bfloat16 (:class:`Dense`,
+  :func:`bfloat16_matmul`, the one place with a branch per backend);
 * **losses** – :func:`reconstruction_bce` and :func:`kl_divergence`;
 * **training** – :func:`train_vae` (one printed line per epoch) and
   :func:`evaluate_vae`;
@@ -715,8 +717,8 @@ def bfloat16_matmul(x: Any, kernel: Any) -> Any:
 class Dense(layers.Dense):
     """``keras.layers.Dense`` whose training steps can multiply in bfloat16.
 
-    With ``bfloat16_training`` set (by :meth:`VAE.compile` for
-    ``MATMUL_PRECISION = "bfloat16"``) the product ``inputs @ kernel`` of a
+    With ``bfloat16_training`` set (by :func:`compile_vae`, through
+    :attr:`VAE.matmul_precision`, for ``MATMUL_PRECISION = "bfloat16"``) the product ``inputs @ kernel`` of a
     training step rounds both to bfloat16 (8 bits of mantissa) and adds up
     in float32; weights, biases, activations, the loss and Adam stay
     float32. Evaluation and inference (``training=False``) always multiply
