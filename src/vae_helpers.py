@@ -713,6 +713,15 @@ def bfloat16_matmul(x: Any, kernel: Any) -> Any:
     return _bfloat16_product(x, kernel), grad
 
 
+def _tensorflow_eager() -> bool:
+    """True when this call runs eagerly on the TensorFlow backend."""
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return tf.executing_eagerly()
+
+
 @keras.saving.register_keras_serializable(package="vae_helpers")
 class Dense(layers.Dense):
     """``keras.layers.Dense`` whose training steps can multiply in bfloat16.
@@ -728,7 +737,10 @@ class Dense(layers.Dense):
     bfloat16_training = False
 
     def call(self, inputs: Any, training: bool | None = None) -> Any:
-        if not (training and self.bfloat16_training):
+        if not (training and self.bfloat16_training) or _tensorflow_eager():
+            # (TensorFlow has the float32-result bfloat16 product under XLA
+            # only: an eager call, say model(x, training=True) in a cell,
+            # multiplies in float32 instead of failing.)
             return super().call(inputs, training=training)
         y = bfloat16_matmul(inputs, ops.convert_to_tensor(self.kernel))
         if self.bias is not None:
