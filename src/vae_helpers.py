@@ -649,15 +649,24 @@ def bfloat16_matmul_supported() -> bool:
     return "avx512_bf16" in words or "amx_bf16" in words
 
 
-def resolve_matmul_precision(precision: str, jit_compile: bool = True) -> str:
+def _uses_xla() -> bool:
+    """Whether :func:`compile_vae` compiles training steps with XLA: on the
+    TensorFlow and JAX backends (the PyTorch backend runs eagerly)."""
+    return keras.backend.backend() in ("tensorflow", "jax")
+
+
+def resolve_matmul_precision(precision: str, jit_compile: bool | None = None) -> str:
     """``"float32"`` or ``"bfloat16"``: what ``MATMUL_PRECISION = precision``
     means on this machine (``"auto"``: bfloat16 where
     :func:`bfloat16_matmul_supported`). bfloat16 products need XLA
-    (``jit_compile``), on TensorFlow or JAX."""
+    (``jit_compile``, by default as :func:`compile_vae` sets it), on
+    TensorFlow or JAX."""
     check_parameters(MATMUL_PRECISION=precision)
+    if jit_compile is None:
+        jit_compile = _uses_xla()
     if precision == "auto":
         return "bfloat16" if jit_compile and bfloat16_matmul_supported() else "float32"
-    if precision == "bfloat16" and not (jit_compile and keras.backend.backend() in ("tensorflow", "jax")):
+    if precision == "bfloat16" and not (jit_compile and _uses_xla()):
         raise ParameterError(
             "MATMUL_PRECISION = 'bfloat16' needs the TensorFlow or JAX backend with XLA "
             f"(jit_compile); this run has Keras backend {keras.backend.backend()!r} and "
@@ -833,20 +842,22 @@ class VAE(keras.Model):
         self.kl_tracker.update_state(kl)
         return ops.mean(bce + self.beta * kl)
 
+    def _dense_layers(self) -> list[Dense]:
+        return [layer for layer in self._flatten_layers() if isinstance(layer, Dense)]
+
     @property
     def matmul_precision(self) -> str:
         """``"bfloat16"`` if training steps multiply in bfloat16 (see
         :func:`compile_vae`), else ``"float32"``."""
-        dense = [layer for layer in self._flatten_layers() if isinstance(layer, Dense)]
+        dense = self._dense_layers()
         return "bfloat16" if dense and all(layer.bfloat16_training for layer in dense) else "float32"
 
     @matmul_precision.setter
     def matmul_precision(self, precision: str) -> None:
         if precision not in ("float32", "bfloat16"):
             raise ParameterError(f"matmul_precision must be 'float32' or 'bfloat16', not {precision!r}")
-        for layer in self._flatten_layers():
-            if isinstance(layer, Dense):
-                layer.bfloat16_training = precision == "bfloat16"
+        for layer in self._dense_layers():
+            layer.bfloat16_training = precision == "bfloat16"
 
     def decode(self, z: Any) -> np.ndarray:
         """Pixel probabilities sigmoid(decoder(z)) as a NumPy array."""
@@ -996,7 +1007,7 @@ def compile_vae(model: VAE, learning_rate: float, *, total_steps: int | None = N
     schedule: Any = learning_rate
     if total_steps is not None and lr_decay > 0:
         schedule = ConstantThenLinearDecay(learning_rate, total_steps, lr_decay)
-    jit_compile = keras.backend.backend() in ("tensorflow", "jax")
+    jit_compile = _uses_xla()
     model.matmul_precision = resolve_matmul_precision(matmul_precision, jit_compile)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=schedule, beta_2=ADAM_BETA_2),
@@ -1176,7 +1187,7 @@ def train_vae(
     return history
 
 
-def evaluate_vae(model: VAE, x: np.ndarray, batch_size: int = 1000) -> dict[str, float]:
+def evaluate_vae(model: VAE, x: np.ndarray, batch_size: int = TEST_BATCH_SIZE) -> dict[str, float]:
     """Mean BCE, KL and negative ELBO (BCE + KL, nats per image) over ``x``,
     with one sample of z per image."""
     bce_sum = kl_sum = 0.0
@@ -1474,8 +1485,7 @@ def _reusable_run(folder: Path, params: Mapping[str, Any]) -> dict[str, Any] | N
         return None
     config = json.loads(config_path.read_text())
     same = all(config.get(k) == v for k, v in params.items() if k not in ("ARTIFACTS_DIR", "IMGS_DIR", "DATA_DIR"))
-    precision = resolve_matmul_precision(params.get("MATMUL_PRECISION", "auto"),
-                                         keras.backend.backend() in ("tensorflow", "jax"))
+    precision = resolve_matmul_precision(params.get("MATMUL_PRECISION", "auto"))
     # Runs saved before the setting existed multiplied in float32.
     return config if same and config.get("matmul_precision", "float32") == precision else None
 
