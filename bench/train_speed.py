@@ -6,7 +6,9 @@
 It prints a table and one JSON line with
 
 * ``epoch_s`` – median epoch time of the series' default training (warm-up
-  epoch excluded), with images/s and the test negative ELBO it reaches;
+  epoch excluded; an epoch trains on the 55,000 training images and
+  evaluates the 5,000 validation images), with images/s and the test
+  negative ELBO it reaches;
 * ``limit_s`` – the compute limit: the model's matrix-multiply FLOPs per epoch
   divided by the float32 matmul throughput measured with the same backend in
   the same run, and ``ratio_to_limit = epoch_s / limit_s``;
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
 import json
 import os
 import platform
@@ -63,22 +66,23 @@ def notebook_defaults(notebook: Path = ROOT / "notebooks" / "03_training.ipynb")
             values[node.targets[0].id] = ast.literal_eval(node.value)
     return dict(latent_dim=values["LATENT_DIM"], hidden_dim=values["HIDDEN_DIM"],
                 batch_size=values["BATCH_SIZE"], learning_rate=values["LEARNING_RATE"],
-                lr_decay=values["LR_DECAY"], matmul_precision=values["MATMUL_PRECISION"], epochs=values["EPOCHS"],
-                seed=values["SEED"])
+                lr_decay=values["LR_DECAY"], matmul_precision=values["MATMUL_PRECISION"],
+                epochs=values["EPOCHS"], seed=values["SEED"])
 
 
 # ----------------------------------------------------------------------------
 # Worker: runs inside one backend
 # ----------------------------------------------------------------------------
-def matmul_flops_per_epoch(layer_shapes: list[tuple[int, int]], n_train: int, n_test: int) -> float:
+def matmul_flops_per_epoch(layer_shapes: list[tuple[int, int]], n_train: int, n_val: int) -> float:
     """Matrix-multiply FLOPs of one epoch: forward + backward on the training
     set (2 FLOPs per multiply-add; the backward pass computes the weight
     gradient of every layer and the input gradient of every layer but the
-    first), plus the forward pass over the test set."""
+    first), plus the forward pass over the validation set (what
+    ``train_vae`` evaluates after every epoch)."""
     forward = sum(2 * i * o for i, o in layer_shapes)
     weight_grads = forward
     input_grads = forward - 2 * layer_shapes[0][0] * layer_shapes[0][1]
-    return n_train * (forward + weight_grads + input_grads) + n_test * forward
+    return n_train * (forward + weight_grads + input_grads) + n_val * forward
 
 
 def model_layer_shapes(model) -> list[tuple[int, int]]:
@@ -99,16 +103,17 @@ def matmul_throughput(dtype: str = "float32", n: int = 2048, seconds: float = 2.
     product = ops.matmul
     if dtype == "bfloat16":
         import keras
-        import vae_helpers as vh
+
+        from vae_machinery.bfloat16 import _bfloat16_product
 
         if keras.backend.backend() == "tensorflow":
             import tensorflow as tf
 
-            product = tf.function(vh._bfloat16_product, jit_compile=True)
+            product = tf.function(_bfloat16_product, jit_compile=True)
         else:
             import jax
 
-            product = jax.jit(vh._bfloat16_product)
+            product = jax.jit(_bfloat16_product)
     a = ops.convert_to_tensor(np.random.default_rng(0).standard_normal((n, n)), dtype="float32")
     b = ops.convert_to_tensor(np.random.default_rng(1).standard_normal((n, n)), dtype="float32")
     ops.convert_to_numpy(product(a, b))  # warm-up
@@ -123,13 +128,15 @@ def matmul_throughput(dtype: str = "float32", n: int = 2048, seconds: float = 2.
     return best
 
 
-def train_reference(data, epochs: int, cfg: dict, batch_size: int, learning_rate: float) -> tuple[list[float], float]:
+def train_reference(data, epochs: int, cfg: dict, batch_size: int,
+                    learning_rate: float) -> tuple[list[float], float]:
     """Train the same architecture with the classic keras.io VAE training loop
     (TensorFlow only): a custom train_step with tf.GradientTape, Keras' fit on
     NumPy arrays, a constant learning rate. Returns the epoch times and the
     test negative ELBO at the end."""
     import keras
     import tensorflow as tf
+
     import vae_helpers as vh
 
     class ReferenceVAE(keras.Model):
@@ -180,13 +187,14 @@ def train_reference(data, epochs: int, cfg: dict, batch_size: int, learning_rate
 def worker(args: argparse.Namespace) -> dict:
     sys.path.insert(0, str(ROOT / "src"))
     import keras
+
     import vae_helpers as vh
 
     cfg = notebook_defaults()
     data = vh.load_dataset("mnist", os.environ.get("VAE_DATA_DIR"))
     if args.train_images:
-        data = vh.Dataset(data.name, data.x_train[: args.train_images], data.y_train[: args.train_images],
-                          data.x_test, data.y_test, data.class_names, data.source)
+        data = dataclasses.replace(data, x_train=data.x_train[: args.train_images],
+                                   y_train=data.y_train[: args.train_images])
     epochs = args.epochs
     backend = keras.backend.backend()
 
@@ -208,7 +216,7 @@ def worker(args: argparse.Namespace) -> dict:
     epoch_s = statistics.median(steady)
     test = vh.evaluate_vae(model, data.x_test)
 
-    flops = matmul_flops_per_epoch(model_layer_shapes(model), len(data.x_train), len(data.x_test))
+    flops = matmul_flops_per_epoch(model_layer_shapes(model), len(data.x_train), len(data.x_val))
     limit_s = flops / flops_f32
     result = dict(
         backend=backend,
@@ -224,7 +232,7 @@ def worker(args: argparse.Namespace) -> dict:
         limit_s=round(limit_s, 3),
         ratio_to_limit=round(epoch_s / limit_s, 2),
         batch_size=cfg["batch_size"],
-        matmul_precision=model.matmul_precision,
+        matmul_precision=vh.matmul_precision(model),
         reference_epoch_s=None,
         speedup_vs_reference=None,
         reference_test_neg_elbo=None,
@@ -277,7 +285,8 @@ def series_wall_time() -> tuple[float, int]:
         wrapper = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, "
                    "capture_output=True); print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
         start = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-c", wrapper, *cmd], check=True, capture_output=True, text=True)
+        proc = subprocess.run([sys.executable, "-c", wrapper, *cmd], check=True, capture_output=True,
+                              text=True)
         wall = time.perf_counter() - start
     return wall, round(int(proc.stdout.split()[-1]) / 1024)
 
@@ -296,7 +305,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description="VAE training-speed benchmark")
     parser.add_argument("--quick", action="store_true", help="small subset and few epochs, under a minute")
     parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--train-images", type=int, default=0, help="0 = all 60,000")
+    parser.add_argument("--train-images", type=int, default=0, help="0 = all 55,000")
     parser.add_argument("--reference-epochs", type=int, default=5)
     parser.add_argument("--no-reference", action="store_true")
     parser.add_argument("--backends", nargs="+", default=["tensorflow", "jax"])
@@ -349,25 +358,30 @@ def main() -> int:
         print(f"{name:<11}{r['epoch_s']:>9.2f}{r['images_per_s']:>9}{r['limit_s']:>9.2f}"
               f"{r['ratio_to_limit']:>7.2f}{ref:>8}{spd:>9}{r['test_neg_elbo']:>9.2f}"
               f"{r['matmul_gflops_f32']:>10.0f}{bf16:>10}")
-    print(f"{main_res['epochs']} epochs on {main_res['train_images']:,} images, batch {main_res['batch_size']}, "
+    print(f"{main_res['epochs']} epochs on {main_res['train_images']:,} images, "
+          f"batch {main_res['batch_size']}, "
           f"{main_res['matmul_precision']} matrix products in training steps; {device}")
     if main_res["reference_epoch_s"]:
         print(f"reference (classic keras.io loop), batch {main_res['reference_batch_size']}, "
               f"Adam {CLASSIC['learning_rate']:g}: "
-              f"{main_res['reference_epoch_s']:.2f} s per epoch, test -ELBO {main_res['reference_test_neg_elbo']:.2f} "
+              f"{main_res['reference_epoch_s']:.2f} s per epoch, "
+              f"test -ELBO {main_res['reference_test_neg_elbo']:.2f} "
               f"after {main_res['epochs']} epochs; at our batch {main_res['batch_size']}: "
               f"{main_res['same_batch_reference_epoch_s']:.2f} s per epoch "
               f"({main_res['speedup_vs_same_batch_reference']:.2f}x)")
     if series_s is not None:
-        print(f"whole series (defaults): {series_s:.1f} s wall, peak RSS of its largest process {series_rss} MB")
+        print(f"whole series (defaults): {series_s:.1f} s wall, "
+              f"peak RSS of its largest process {series_rss} MB")
     summary = dict(
         epoch_s=main_res["epoch_s"], limit_s=main_res["limit_s"], ratio_to_limit=main_res["ratio_to_limit"],
-        reference_epoch_s=main_res["reference_epoch_s"], speedup_vs_reference=main_res["speedup_vs_reference"],
+        reference_epoch_s=main_res["reference_epoch_s"],
+        speedup_vs_reference=main_res["speedup_vs_reference"],
         reference_test_neg_elbo=main_res["reference_test_neg_elbo"],
         same_batch_reference_epoch_s=main_res["same_batch_reference_epoch_s"],
         speedup_vs_same_batch_reference=main_res["speedup_vs_same_batch_reference"],
         test_neg_elbo=main_res["test_neg_elbo"], series_s=round(series_s, 1) if series_s else None,
-        peak_rss_mb=main_res["peak_rss_mb"], series_peak_rss_mb=series_rss, backend="tensorflow", device=device,
+        peak_rss_mb=main_res["peak_rss_mb"], series_peak_rss_mb=series_rss,
+        backend="tensorflow", device=device,
         epochs=main_res["epochs"], train_images=main_res["train_images"], batch_size=main_res["batch_size"],
         matmul_precision=main_res["matmul_precision"],
         reference_batch_size=main_res["reference_batch_size"],

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 import vae_helpers as vh
+from vae_machinery import explorer
+from vae_machinery.plots import figure_png
 
 pytest.importorskip("ipywidgets")
 pytest.importorskip("ipyevents")
@@ -42,7 +44,7 @@ def test_widgets_built_and_sliders_decode_live(tiny, capsys):
     assert after != before, "moving a slider must redraw the decoded digit"
     expected = model.decode(ex.z())[0]
     assert ex.z().shape == (1, 2) and ex.z()[0, 0] == pytest.approx(ex.sliders[0].max)
-    assert after == vh._png(expected.reshape(28, 28), zoom=5)
+    assert after == explorer._png(expected.reshape(28, 28), zoom=5)
 
 
 def test_nearest_lookup_and_click_move_sliders(tiny):
@@ -86,8 +88,8 @@ def test_static_fallback_without_a_widget_frontend(tiny, capsys):
     assert ex.widget is None and ex.sliders == []
     assert ex.figure is not None and len(ex.figure.axes) == 1 + 2 * 10
     assert "Static preview" in capsys.readouterr().out
-    png = vh._figure_png(ex.figure)
-    assert png[:8] == b"\x89PNG\r\n\x1a\n" and png == vh._figure_png(ex.figure), "same figure, same bytes"
+    png = figure_png(ex.figure)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and png == figure_png(ex.figure), "same figure, same bytes"
     assert "static" in repr(ex)
 
 
@@ -104,9 +106,9 @@ def test_frontend_detection_follows_the_execute_request(monkeypatch, allow_stdin
         kernel = Kernel()
 
     monkeypatch.setattr(IPython, "get_ipython", lambda: Shell())
-    assert vh._widget_frontend() is allow_stdin
+    assert explorer._widget_frontend() is allow_stdin
     monkeypatch.setattr(IPython, "get_ipython", lambda: None)
-    assert vh._widget_frontend() is False
+    assert explorer._widget_frontend() is False
 
 
 @pytest.mark.parametrize("change, message", [

@@ -1,11 +1,14 @@
 """The model: shapes, loss math against NumPy, saving, and a short training run."""
 
+import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import vae_helpers as vh
+from vae_machinery.files import atomic_write
 
 
 def np_bce(x, logits):
@@ -73,18 +76,40 @@ def test_compute_loss_is_batch_mean_of_bce_plus_beta_kl(beta):
     assert loss == pytest.approx(expected, rel=1e-4)
 
 
+def test_reparameterize_is_mu_plus_sigma_times_eps():
+    rng = np.random.default_rng(6)
+    mu, log_var, eps = (rng.standard_normal((5, 3)).astype(np.float32) for _ in range(3))
+    z = np.asarray(vh.reparameterize(mu, log_var, eps))
+    np.testing.assert_allclose(z, mu + np.exp(0.5 * log_var) * eps, rtol=1e-6, atol=1e-6)
+
+
 def test_reparameterisation_has_the_right_moments():
+    # eps drawn as VAE.call draws it: standard normal from the model's noise generator.
     model = vh.VAE(latent_dim=2, hidden_dim=8, seed=0)
     mu = np.tile(np.array([[1.0, -2.0]], np.float32), (20_000, 1))
     log_var = np.tile(np.log(np.array([[0.25, 4.0]], np.float32)), (20_000, 1))
-    z = np.asarray(model.reparameterize(mu, log_var))
+    eps = vh.keras.random.normal(mu.shape, seed=model.noise)
+    z = np.asarray(vh.reparameterize(mu, log_var, eps))
     np.testing.assert_allclose(z.mean(axis=0), [1.0, -2.0], atol=0.05)
     np.testing.assert_allclose(z.std(axis=0), [0.5, 2.0], rtol=0.03)
 
 
-def _subset(data, n_train, n_test):
-    return vh.Dataset(data.name, data.x_train[:n_train], data.y_train[:n_train],
-                      data.x_test[:n_test], data.y_test[:n_test], data.class_names, data.source)
+def test_vae_loss_is_bce_plus_beta_kl_per_image():
+    rng = np.random.default_rng(7)
+    x = rng.random((4, 784)).astype(np.float32)
+    logits = rng.standard_normal((4, 784)).astype(np.float32)
+    mu, log_var = (rng.standard_normal((4, 3)).astype(np.float32) for _ in range(2))
+    for beta in (1.0, 0.25):
+        got = np.asarray(vh.vae_loss(x, logits, mu, log_var, beta=beta))
+        np.testing.assert_allclose(got, np_bce(x, logits) + beta * np_kl(mu, log_var), rtol=1e-4)
+
+
+def _subset(data, n_train, n_val, n_test=None):
+    """The first ``n_train`` training, ``n_val`` validation and ``n_test`` (default ``n_val``) test images."""
+    n_test = n_val if n_test is None else n_test
+    return dataclasses.replace(data, x_train=data.x_train[:n_train], y_train=data.y_train[:n_train],
+                               x_val=data.x_val[:n_val], y_val=data.y_val[:n_val],
+                               x_test=data.x_test[:n_test], y_test=data.y_test[:n_test])
 
 
 def test_short_training_run_learns(mnist, capsys):
@@ -99,7 +124,33 @@ def test_short_training_run_learns(mnist, capsys):
     for key in ("reconstruction_loss", "kl_loss", "val_reconstruction_loss", "val_kl_loss"):
         assert len(history[key]) == 3
     out = capsys.readouterr().out.splitlines()
-    assert len(out) == 3 and out[0].startswith("epoch 1/3") and "test: BCE" in out[0]
+    assert len(out) == 3 and out[0].startswith("epoch 1/3") and "val: BCE" in out[0] and "test" not in out[0]
+
+
+def test_training_validates_on_x_val_and_never_touches_the_test_images(mnist):
+    """The history's val_* numbers are those of data.x_val; the test images
+    (here NaN, which would poison any number computed from them) are not used."""
+    vh.set_seed(0)
+    small = _subset(mnist, 2000, 500)
+    small = dataclasses.replace(small, x_test=np.full_like(small.x_test, np.nan))
+    model = vh.VAE(latent_dim=2, hidden_dim=64, seed=0)
+    seen = []
+    original_fit = model.fit
+
+    def recording_fit(batches, **kwargs):
+        seen.append(np.concatenate([np.asarray(x) for (x,) in kwargs["validation_data"]]))
+        return original_fit(batches, **kwargs)
+
+    model.fit = recording_fit
+    history = vh.train_vae(model, small, epochs=2, batch_size=100, learning_rate=2e-3, verbose=False)
+    assert len(seen) == 2
+    for x in seen:
+        np.testing.assert_array_equal(x, small.x_val)  # all of x_val, in order, every epoch
+    assert np.isfinite(history["val_loss"]).all() and np.isfinite(history["loss"]).all()
+    # One z sample per image on both sides: equal up to sampling noise.
+    val = vh.evaluate_vae(model, small.x_val)
+    assert history["val_loss"][-1] == pytest.approx(val["neg_elbo"], abs=2.0)
+    assert history["val_kl_loss"][-1] == pytest.approx(val["kl"], abs=0.5)
 
 
 def test_artifacts_round_trip(tmp_path):
@@ -120,7 +171,8 @@ def test_artifacts_round_trip(tmp_path):
 def test_learning_rate_is_constant_then_falls_linearly_to_zero():
     schedule = vh.ConstantThenLinearDecay(4e-3, total_steps=100, decay_fraction=0.25)
     rates = [float(schedule(step)) for step in (0, 50, 75, 80, 90, 99, 100, 120)]
-    np.testing.assert_allclose(rates, [4e-3, 4e-3, 4e-3, 3.2e-3, 1.6e-3, 0.16e-3, 0.0, 0.0], rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(rates, [4e-3, 4e-3, 4e-3, 3.2e-3, 1.6e-3, 0.16e-3, 0.0, 0.0],
+                               rtol=1e-5, atol=1e-9)
     constant = vh.ConstantThenLinearDecay(1e-3, total_steps=100, decay_fraction=0.0)
     assert [float(constant(step)) for step in (0, 99, 100)] == pytest.approx([1e-3] * 3)
 
@@ -130,7 +182,8 @@ def test_compile_vae_builds_the_schedule_only_with_a_step_count():
     vh.compile_vae(model, 2e-3, total_steps=40, lr_decay=0.5)
     config = model.optimizer.get_config()
     assert config["learning_rate"]["class_name"] == "ConstantThenLinearDecay"
-    assert config["learning_rate"]["config"] == {"learning_rate": 2e-3, "total_steps": 40, "decay_fraction": 0.5}
+    assert config["learning_rate"]["config"] == {"learning_rate": 2e-3, "total_steps": 40,
+                                                 "decay_fraction": 0.5}
     assert config["beta_2"] == vh.ADAM_BETA_2 == 0.99
     plain = vh.compile_vae(vh.VAE(latent_dim=2, hidden_dim=8, seed=0), 2e-3, lr_decay=0.5)
     assert float(plain.optimizer.learning_rate) == pytest.approx(2e-3)
@@ -156,7 +209,8 @@ def test_missing_artifacts_say_which_notebook_to_run(tmp_path):
 def test_mismatched_artifacts_are_refused(tmp_path):
     (tmp_path / "vae.keras").write_bytes(b"")
     (tmp_path / "config.json").write_text(json.dumps({"DATASET": "mnist", "LATENT_DIM": 2}))
-    with pytest.raises(vh.ArtifactsError, match="trained with LATENT_DIM = 2.*this notebook has LATENT_DIM = 10"):
+    with pytest.raises(vh.ArtifactsError,
+                       match="trained with LATENT_DIM = 2.*this notebook has LATENT_DIM = 10"):
         vh.load_artifacts(tmp_path, DATASET="mnist", LATENT_DIM=10)
 
 
@@ -169,7 +223,7 @@ def test_failed_write_keeps_the_previous_file(tmp_path):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        vh._atomic_write(target, crash)
+        atomic_write(target, crash)
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["history.json"]
 
@@ -281,16 +335,28 @@ def test_resume_refuses_a_checkpoint_of_other_settings(mnist, tmp_path):
 def test_nan_loss_stops_with_advice(mnist):
     small = _subset(mnist, 300, 100)
     model = _fresh_model()
-    bad = np.full_like(small.x_train, np.nan)
-    poisoned = vh.Dataset(small.name, bad, small.y_train, small.x_test, small.y_test,
-                          small.class_names, small.source)
+    poisoned = dataclasses.replace(small, x_train=np.full_like(small.x_train, np.nan))
     with pytest.raises(FloatingPointError, match="NaN or infinite in epoch 1.*Lower LEARNING_RATE"):
         vh.train_vae(model, poisoned, epochs=2, batch_size=100, learning_rate=1e-3, verbose=False)
 
 
 def test_no_pickle_in_the_helpers():
-    source = (vh.__file__ and open(vh.__file__).read())
-    assert "allow_pickle=True" not in source and "import pickle" not in source
+    import vae_machinery
+
+    files = [Path(vh.__file__), *Path(vae_machinery.__file__).parent.glob("*.py")]
+    assert len(files) > 10  # vae_helpers.py and the package's modules
+    for path in files:
+        source = path.read_text()
+        assert "allow_pickle=True" not in source and "import pickle" not in source, path.name
+
+
+def test_the_helpers_never_run_notebooks():
+    """Running notebooks (papermill) is tools/sweep.py's job, not the helper module's."""
+    import vae_machinery
+
+    assert not hasattr(vh, "run_notebook") and not hasattr(vh, "run_sweep")
+    for path in [Path(vh.__file__), *Path(vae_machinery.__file__).parent.glob("*.py")]:
+        assert "import papermill" not in path.read_text(), path.name
 
 
 def test_loss_curves_shade_the_epochs_with_a_falling_learning_rate():
@@ -305,7 +371,8 @@ def test_loss_curves_shade_the_epochs_with_a_falling_learning_rate():
     for ax in fig.axes:
         (span,) = ax.patches
         assert span.get_x() == pytest.approx(1.5) and span.get_width() == pytest.approx(3.0)
-        assert "learning rate falling" in [t.get_text() for t in ax.get_legend().get_texts()]
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert labels == ["learning rate falling", "train", "validation"]  # val_* is validation, not test
     plt.close(fig)
     constant = vh.plot_loss_curves(history | {"learning_rate": [1e-3] * 4}, title="t")
     assert not any(ax.patches for ax in constant.axes)

@@ -1,12 +1,14 @@
 """bfloat16 matrix products of training steps (MATMUL_PRECISION): the maths
 against NumPy, the choice of precision, and its errors."""
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 
 import vae_helpers as vh
+from vae_machinery.sweeps import reusable_run
 
 needs_bf16 = pytest.mark.skipif(not vh.bfloat16_matmul_supported(),
                                 reason="this CPU has no native bfloat16 products (AVX512-BF16/AMX)")
@@ -57,7 +59,8 @@ def test_bfloat16_matmul_is_exact_on_bfloat16_numbers():
 
 
 def test_matmul_precision_parameter_is_checked():
-    with pytest.raises(vh.ParameterError, match=r"MATMUL_PRECISION = 'bf16' \(str\).*'auto'.*'float32'.*'bfloat16'"):
+    with pytest.raises(vh.ParameterError,
+                       match=r"MATMUL_PRECISION = 'bf16' \(str\).*'auto'.*'float32'.*'bfloat16'"):
         vh.check_parameters(MATMUL_PRECISION="bf16")
     with pytest.raises(vh.ParameterError, match="MATMUL_PRECISION"):
         vh.compile_vae(vh.VAE(hidden_dim=16), 1e-3, matmul_precision="half")
@@ -76,41 +79,58 @@ def test_resolve_matmul_precision():
 def test_compile_sets_the_precision_of_every_dense_layer_and_inference_stays_float32():
     x = np.random.default_rng(0).random((5, 784), dtype=np.float32)
     model = vh.VAE(latent_dim=2, hidden_dim=32, seed=0)
-    assert model.matmul_precision == "float32"  # before compile: plain float32 layers
+    assert vh.matmul_precision(model) == "float32"  # before compile: plain float32 layers
     before = [np.asarray(t) for t in model.encoder(x)]
     vh.compile_vae(model, 1e-3, matmul_precision="float32")
-    assert model.matmul_precision == "float32"
+    assert vh.matmul_precision(model) == "float32"
+    dense = [layer for layer in model._flatten_layers() if isinstance(layer, vh.Dense)]
+    assert len(dense) == 7 and not any(layer.bfloat16_training for layer in dense)
     if vh.bfloat16_matmul_supported():
         vh.compile_vae(model, 1e-3, matmul_precision="bfloat16")
-        assert model.matmul_precision == "bfloat16"
-        dense = [layer for layer in model._flatten_layers() if isinstance(layer, vh.Dense)]
-        assert len(dense) == 7 and all(layer.bfloat16_training for layer in dense)
+        assert vh.matmul_precision(model) == "bfloat16"
+        assert all(layer.bfloat16_training for layer in dense)
     # Evaluation and the later notebooks (training=False) multiply in float32 either way.
     for a, b in zip(before, model.encoder(x)):
         np.testing.assert_array_equal(a, np.asarray(b))
     with pytest.raises(vh.ParameterError, match="'float32' or 'bfloat16'"):
-        model.matmul_precision = "auto"
+        vh.set_matmul_precision(model, "auto")
+
+
+def test_set_matmul_precision_switches_every_dense_layer_and_nothing_else():
+    model = vh.VAE(latent_dim=2, hidden_dim=8, seed=0)
+    other = vh.VAE(latent_dim=2, hidden_dim=8, seed=0)
+    dense = [layer for layer in model._flatten_layers() if isinstance(layer, vh.Dense)]
+    vh.set_matmul_precision(model, "bfloat16")  # only sets the flag; the product needs XLA at training
+    assert vh.matmul_precision(model) == "bfloat16" and all(layer.bfloat16_training for layer in dense)
+    assert vh.matmul_precision(other) == "float32", "a flag of the model's layers, not of the class"
+    dense[0].bfloat16_training = False  # mixed layers are not a bfloat16 model
+    assert vh.matmul_precision(model) == "float32"
+    vh.set_matmul_precision(model, "float32")
+    assert not any(layer.bfloat16_training for layer in dense)
+    assert not hasattr(vh.VAE, "matmul_precision"), "the precision is vh.matmul_precision(model)"
 
 
 @needs_bf16
 def test_bfloat16_training_learns_as_well_as_float32(mnist):
-    small = vh.Dataset(mnist.name, mnist.x_train[:6000], mnist.y_train[:6000], mnist.x_test[:1000],
-                       mnist.y_test[:1000], mnist.class_names, mnist.source)
+    small = dataclasses.replace(mnist, x_train=mnist.x_train[:6000], y_train=mnist.y_train[:6000],
+                                x_val=mnist.x_val[:1000], y_val=mnist.y_val[:1000],
+                                x_test=mnist.x_test[:1000], y_test=mnist.y_test[:1000])
     results = {}
     for precision in ("float32", "bfloat16"):
         vh.set_seed(0)
         model = vh.VAE(latent_dim=2, hidden_dim=128, seed=0)
         vh.train_vae(model, small, epochs=3, batch_size=100, learning_rate=2e-3, matmul_precision=precision,
                      seed=0, verbose=False)
-        assert model.matmul_precision == precision
+        assert vh.matmul_precision(model) == precision
         results[precision] = vh.evaluate_vae(model, small.x_test)["neg_elbo"]
     assert results["bfloat16"] < 200 and abs(results["bfloat16"] - results["float32"]) < 3, results
 
 
 @needs_bf16
 def test_resume_refuses_a_checkpoint_of_the_other_precision(mnist, tmp_path):
-    small = vh.Dataset(mnist.name, mnist.x_train[:300], mnist.y_train[:300], mnist.x_test[:100],
-                       mnist.y_test[:100], mnist.class_names, mnist.source)
+    small = dataclasses.replace(mnist, x_train=mnist.x_train[:300], y_train=mnist.y_train[:300],
+                                x_val=mnist.x_val[:100], y_val=mnist.y_val[:100],
+                                x_test=mnist.x_test[:100], y_test=mnist.y_test[:100])
     kwargs = dict(batch_size=100, learning_rate=1e-3, seed=3, checkpoint_dir=tmp_path, verbose=False)
     vh.train_vae(vh.VAE(hidden_dim=16, seed=3), small, epochs=1, matmul_precision="bfloat16", **kwargs)
     with pytest.raises(vh.ArtifactsError, match=r"'matmul_precision': \('bfloat16', 'float32'\)"):
@@ -119,32 +139,36 @@ def test_resume_refuses_a_checkpoint_of_the_other_precision(mnist, tmp_path):
 
 
 def test_a_sweep_reuses_only_runs_trained_with_the_precision_of_this_machine(tmp_path):
-    from vae_helpers import _reusable_run
-
     params = {"BETA": 1.0, "LATENT_DIM": 2, "ARTIFACTS_DIR": str(tmp_path)}
     here = vh.resolve_matmul_precision("auto")
     other = "float32" if here == "bfloat16" else "bfloat16"
-    assert _reusable_run(tmp_path, params) is None  # nothing saved yet
+    assert reusable_run(tmp_path, params) is None  # nothing saved yet
     (tmp_path / vh.MODEL_FILE).write_bytes(b"model")
     for saved, reused in ((here, True), (other, False)):
-        config = {"BETA": 1.0, "LATENT_DIM": 2, "matmul_precision": saved, "test_neg_elbo": 140.0}
+        config = {"BETA": 1.0, "LATENT_DIM": 2, "matmul_precision": saved, "test_neg_elbo": 140.0,
+                  "val_loss": 141.0}
         (tmp_path / vh.CONFIG_FILE).write_text(json.dumps(config))
-        assert (_reusable_run(tmp_path, params) == config) is reused, saved
-        assert _reusable_run(tmp_path, {**params, "BETA": 2.0}) is None
+        assert (reusable_run(tmp_path, params) == config) is reused, saved
+        assert reusable_run(tmp_path, {**params, "BETA": 2.0}) is None
     # Configs written before MATMUL_PRECISION existed come from float32 runs.
-    (tmp_path / vh.CONFIG_FILE).write_text(json.dumps({"BETA": 1.0, "LATENT_DIM": 2}))
-    assert (_reusable_run(tmp_path, params) is not None) is (here == "float32")
-    # A sweep that asks for float32 reuses float32 runs on any machine.
-    config = {"BETA": 1.0, "LATENT_DIM": 2, "MATMUL_PRECISION": "float32", "matmul_precision": "float32"}
+    (tmp_path / vh.CONFIG_FILE).write_text(json.dumps({"BETA": 1.0, "LATENT_DIM": 2, "val_loss": 141.0}))
+    assert (reusable_run(tmp_path, params) is not None) is (here == "float32")
+    # Runs from before the validation split (no val_loss) trained on other images: never reused.
+    config = {"BETA": 1.0, "LATENT_DIM": 2, "matmul_precision": here, "test_neg_elbo": 140.0}
     (tmp_path / vh.CONFIG_FILE).write_text(json.dumps(config))
-    assert _reusable_run(tmp_path, {**params, "MATMUL_PRECISION": "float32"}) == config
+    assert reusable_run(tmp_path, params) is None
+    # A sweep that asks for float32 reuses float32 runs on any machine.
+    config = {"BETA": 1.0, "LATENT_DIM": 2, "MATMUL_PRECISION": "float32", "matmul_precision": "float32",
+              "val_loss": 141.0}
+    (tmp_path / vh.CONFIG_FILE).write_text(json.dumps(config))
+    assert reusable_run(tmp_path, {**params, "MATMUL_PRECISION": "float32"}) == config
 
 
 @needs_bf16
 def test_an_eager_training_call_of_a_bfloat16_model_runs_in_float32():
     x = np.random.default_rng(0).random((4, 784), dtype=np.float32)
     model = vh.compile_vae(vh.VAE(latent_dim=2, hidden_dim=32, seed=0), 1e-3, matmul_precision="bfloat16")
-    assert model.matmul_precision == "bfloat16"
+    assert vh.matmul_precision(model) == "bfloat16"
     # TensorFlow has no kernel for the float32-result bfloat16 product outside
     # XLA; the layer falls back to float32 instead of failing.
     z_mean, z_log_var = model.encoder(x, training=True)

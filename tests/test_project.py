@@ -48,14 +48,16 @@ def test_runner_stages_respect_what_each_notebook_needs():
 
 def test_runner_names_the_failing_notebook_cell_and_error(tmp_path):
     result = subprocess.run([sys.executable, str(ROOT / "tools" / "run_series.py"), "--only", "04", "05",
-                             "--output-dir", str(tmp_path / "nb"), "-p", "ARTIFACTS_DIR", str(tmp_path / "none"),
+                             "--output-dir", str(tmp_path / "nb"),
+                             "-p", "ARTIFACTS_DIR", str(tmp_path / "none"),
                              "-p", "IMGS_DIR", str(tmp_path / "imgs")],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 1
     for name in ("04_reconstructions.ipynb", "05_sampling.ipynb"):
         assert f"{name:<28}FAILED" in result.stdout
         assert f"{name} failed in cell " in result.stderr
-    assert "ArtifactsError: No trained model in" in result.stderr and "Run 03_training.ipynb first" in result.stderr
+    assert ("ArtifactsError: No trained model in" in result.stderr
+            and "Run 03_training.ipynb first" in result.stderr)
     assert (tmp_path / "nb" / "04_reconstructions.ipynb").is_file(), "the failed notebook is kept to inspect"
     assert not (tmp_path / "imgs").exists()
 
@@ -101,7 +103,8 @@ def test_papermill_bad_parameter_fails_fast_with_message(tmp_path):
                             parameters={"LATENT_DIM": 0}, kernel_name="python3",
                             cwd=str(ROOT / "notebooks"), progress_bar=False)
     assert info.value.ename == "ParameterError"
-    assert "Parameter LATENT_DIM = 0 (int) is not allowed: LATENT_DIM must be a positive integer" in info.value.evalue
+    assert ("Parameter LATENT_DIM = 0 (int) is not allowed: "
+            "LATENT_DIM must be a positive integer") in info.value.evalue
 
 
 def _run_notebook(name, tmp_path, **parameters):
@@ -129,3 +132,17 @@ def test_papermill_artifacts_of_other_latent_size_are_refused(tmp_path):
     assert err.ename == "ArtifactsError"
     assert "trained with LATENT_DIM = 2, but this notebook has LATENT_DIM = 10" in err.evalue
     assert "Re-run 03_training.ipynb with LATENT_DIM = 10" in err.evalue
+
+
+def test_the_student_module_is_small_and_reads_in_teaching_order():
+    """vae_helpers.py is what a student reads: at most about 700 lines, the VAE's
+    own code in the order the notebooks teach it, and nothing that runs notebooks."""
+    text = (ROOT / "src" / "vae_helpers.py").read_text()
+    assert len(text.splitlines()) <= 700
+    order = ["# 1. Data", "def load_dataset", "# 2. The two loss terms", "def reconstruction_bce",
+             "def kl_divergence", "# 3. The model", "def build_encoder", "def reparameterize", "class VAE",
+             "# 4. Training", "def train_vae", "# 5. Evaluation", "def evaluate_vae",
+             "def iwae_log_likelihood", "# 7. Saving and loading", "def save_artifacts"]
+    positions = [text.index(marker) for marker in order]
+    assert positions == sorted(positions)
+    assert "papermill" not in text and "ipynb\"" not in text

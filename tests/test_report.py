@@ -105,7 +105,8 @@ def test_every_image_is_embedded_and_nothing_points_outside_the_folder(report):
 
 def test_links_between_notebooks_point_to_their_pages(report):
     # Every link (code may still mention notebook files, e.g. in 07's sweep).
-    links = [value for page in report.glob("*.html") for _, name, value in Page(page).refs() if name == "href"]
+    links = [value for page in report.glob("*.html")
+             for _, name, value in Page(page).refs() if name == "href"]
     assert links and not [v for v in links if ".ipynb" in v]
     hrefs = {value for _, name, value in Page(report / "02_model.html").refs() if name == "href"}
     assert {"01_data.html", "03_training.html", "index.html"} <= hrefs

@@ -1,0 +1,114 @@
+"""Checks of the notebooks' parameters, before any work starts.
+
+:func:`check_parameters` raises :class:`ParameterError` naming the
+parameter, the value it got and what is allowed, so a typo in a papermill
+call or a parameters cell stops at once with a message, not deep inside
+TensorFlow.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import ParameterError
+from .idx_data import DATASETS
+
+BINARIZE_MODES = (None, "dynamic")
+MATMUL_PRECISIONS = ("auto", "float32", "bfloat16")
+
+
+def is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def is_real(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(
+        value, bool
+    )
+
+
+def describe(value: Any) -> str:
+    return f"{value!r} ({type(value).__name__})"
+
+
+# Parameters that hold lists, and the parameter each item must be valid as.
+_LIST_PARAMETERS = {"BETAS": "BETA", "LATENT_DIMS": "LATENT_DIM", "BINARIZED_LATENT_DIMS": "LATENT_DIM"}
+
+
+def check_parameters(**params: Any) -> None:
+    """Check notebook parameters before any work starts.
+
+    Pass the parameters a notebook uses by name, e.g.
+    ``check_parameters(SEED=SEED, LATENT_DIM=LATENT_DIM)``. Raises
+    :class:`ParameterError` naming the parameter, the value received and what
+    is allowed. Unknown names are a programming error and raise ``TypeError``.
+    """
+    for name, value in params.items():
+        problem = None
+        if name in _LIST_PARAMETERS:
+            item_name = _LIST_PARAMETERS[name]
+            if not isinstance(value, (list, tuple)):
+                problem = f"a list of {item_name} values, e.g. [1, 2]"
+            else:
+                for item in value:
+                    try:
+                        check_parameters(**{item_name: item})
+                    except ParameterError as error:
+                        raise ParameterError(f"Parameter {name} = {describe(value)} is not allowed: "
+                                             f"its item {item!r} is not a valid {item_name}. "
+                                             f"{str(error).split(': ', 1)[1]}") from None
+        elif name in {"LATENT_DIM", "HIDDEN_DIM", "EPOCHS", "BATCH_SIZE", "N_SAMPLES"}:
+            if not is_int(value) or value < 1:
+                problem = "a positive integer"
+        elif name == "SEED":
+            if not is_int(value):
+                problem = "an integer (with papermill use -p, not -r)"
+        elif name == "LEARNING_RATE":
+            if not is_real(value) or not math.isfinite(value) or value <= 0:
+                problem = "a finite number > 0, e.g. 1e-3"
+        elif name == "LR_DECAY":
+            if not is_real(value) or not 0 <= value <= 1:
+                problem = ("a number from 0 to 1: the fraction of training, at the end, over which "
+                           "the learning rate falls to 0 (0 keeps it constant)")
+        elif name == "MATMUL_PRECISION":
+            if value not in MATMUL_PRECISIONS:
+                problem = ("one of 'auto' (bfloat16 products where the CPU has them natively), "
+                           "'float32' or 'bfloat16'")
+        elif name == "BETA":
+            if not is_real(value) or not math.isfinite(value) or value < 0:
+                problem = "a finite number >= 0 (1.0 is the standard VAE)"
+        elif name == "DATASET":
+            if value not in DATASETS:
+                problem = "one of " + ", ".join(repr(n) for n in DATASETS)
+        elif name == "DATA_DIR":
+            if value is not None and not (
+                isinstance(value, (str, os.PathLike)) and Path(value).is_dir()
+            ):
+                problem = (
+                    "None (use $VAE_DATA_DIR or the Keras download) or an "
+                    "existing folder holding the four IDX files"
+                )
+        elif name == "BINARIZE":
+            if value not in BINARIZE_MODES:
+                problem = "None (grey-level pixels) or 'dynamic' (binarized MNIST)"
+        elif name == "IWAE_K":
+            if not is_int(value) or value < 1:
+                problem = "a positive integer (importance samples per image, e.g. 100)"
+        elif name in {"RESUME", "RERUN"}:
+            if not isinstance(value, bool):
+                problem = "True or False"
+        elif name in {"ARTIFACTS_DIR", "IMGS_DIR", "SWEEP_DIR"}:
+            if not isinstance(value, (str, os.PathLike)) or not str(value):
+                problem = "a folder path (it is created if missing)"
+        else:
+            raise TypeError(f"check_parameters() got an unknown parameter {name!r}")
+        if problem:
+            raise ParameterError(
+                f"Parameter {name} = {describe(value)} is not allowed: "
+                f"{name} must be {problem}."
+            )

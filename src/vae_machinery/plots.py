@@ -1,0 +1,324 @@
+"""One function per figure of the series, and :func:`save_figure`.
+
+Each ``plot_*`` function takes arrays the notebooks computed and returns a
+Matplotlib figure; nothing here trains or evaluates a model.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .files import atomic_write
+from .idx_data import IMAGE_SIDE
+
+
+def project_2d(z: np.ndarray) -> tuple[np.ndarray, str]:
+    """``z`` itself when 2-D, else its projection on the first two principal
+    components. Returns the points and an axis-label prefix."""
+    if z.shape[1] == 2:
+        return z, "z"
+    centred = z - z.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    return centred @ vt[:2].T, "PC"
+
+
+def figure_png(fig: Any, **kwargs: Any) -> bytes:
+    """A Matplotlib figure as PNG bytes (no timestamp, so reproducible)."""
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", metadata={"Software": None}, **kwargs)
+    return buffer.getvalue()
+
+
+
+def scatter_classes(ax: Any, points: np.ndarray, labels: np.ndarray, class_names: Sequence[str],
+             prefix: str) -> None:
+    """The latent map of :func:`plot_latent_space`, drawn on ``ax``."""
+    import matplotlib.pyplot as plt
+
+    cmap = plt.get_cmap("tab10")
+    for k, name in enumerate(class_names):
+        sel = labels == k
+        ax.scatter(points[sel, 0], points[sel, 1], s=2, alpha=0.5, color=cmap(k % 10), label=name,
+                   rasterized=True)
+    legend = ax.legend(title="class", markerscale=6, loc="center left", bbox_to_anchor=(1, 0.5))
+    for handle in legend.legend_handles:
+        handle.set_alpha(1)
+    ax.set_xlabel(f"${prefix}_1$" if prefix == "z" else f"{prefix} 1")
+    ax.set_ylabel(f"${prefix}_2$" if prefix == "z" else f"{prefix} 2")
+    ax.grid(alpha=0.3)
+
+
+def save_figure(fig: Any, path: str | os.PathLike) -> Path:
+    """Save a Matplotlib figure as PNG atomically (no timestamp in the file,
+    so the same figure gives the same bytes)."""
+    path = Path(path)
+    atomic_write(path, lambda p: p.write_bytes(figure_png(fig, dpi=100, bbox_inches="tight")))
+    return path
+
+
+def _image_axes(ax: Any) -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def plot_digit_grid(images: np.ndarray, labels: Sequence[int], class_names: Sequence[str],
+                    ncols: int = 10, title: str = "") -> Any:
+    """Show images in a grid, each titled with its class name."""
+    import matplotlib.pyplot as plt
+
+    nrows = math.ceil(len(images) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.2 * ncols, 1.4 * nrows), squeeze=False)
+    for ax in axes.flat:
+        _image_axes(ax)
+        ax.axis("off")
+    for ax, img, label in zip(axes.flat, images, labels):
+        ax.imshow(img.reshape(IMAGE_SIDE, IMAGE_SIDE), cmap="gray_r", vmin=0, vmax=1)
+        ax.set_title(class_names[int(label)], fontsize=9)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_reconstructions(originals: np.ndarray, reconstructions: np.ndarray,
+                         labels: Sequence[int], class_names: Sequence[str], title: str) -> Any:
+    """Originals in the top row, their reconstructions in the row below."""
+    import matplotlib.pyplot as plt
+
+    n = len(originals)
+    fig, axes = plt.subplots(2, n, figsize=(1.1 * n, 2.8), squeeze=False)
+    for i in range(n):
+        for row, imgs in enumerate((originals, reconstructions)):
+            ax = axes[row, i]
+            ax.imshow(imgs[i].reshape(IMAGE_SIDE, IMAGE_SIDE), cmap="gray_r", vmin=0, vmax=1)
+            _image_axes(ax)
+        axes[0, i].set_title(class_names[int(labels[i])], fontsize=9)
+    axes[0, 0].set_ylabel("original")
+    axes[1, 0].set_ylabel("reconstruction")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def tile_images(images: np.ndarray, nrows: int, ncols: int) -> np.ndarray:
+    """Arrange ``nrows * ncols`` flattened 28x28 images in one 2-D canvas."""
+    grid = images[: nrows * ncols].reshape(nrows, ncols, IMAGE_SIDE, IMAGE_SIDE)
+    return grid.transpose(0, 2, 1, 3).reshape(nrows * IMAGE_SIDE, ncols * IMAGE_SIDE)
+
+
+def plot_samples(images: np.ndarray, nrows: int, ncols: int, title: str) -> Any:
+    """A grid of decoded samples (pixel probabilities) as one image."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(0.75 * ncols, 0.75 * nrows + 0.5))
+    ax.imshow(tile_images(images, nrows, ncols), cmap="gray_r", vmin=0, vmax=1)
+    ax.set_xticks(np.arange(ncols) * IMAGE_SIDE + IMAGE_SIDE / 2, range(1, ncols + 1))
+    ax.set_yticks(np.arange(nrows) * IMAGE_SIDE + IMAGE_SIDE / 2, range(1, nrows + 1))
+    ax.set_xlabel("sample (column)")
+    ax.set_ylabel("sample (row)")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_manifold(coords: np.ndarray, canvas: np.ndarray, title: str) -> Any:
+    """The decoded latent grid from :func:`decode_manifold`, with z-axes."""
+    import matplotlib.pyplot as plt
+
+    n = len(coords)
+    fig, ax = plt.subplots(figsize=(9, 9))
+    ax.imshow(canvas, cmap="gray_r", vmin=0, vmax=1)
+    ticks = np.arange(n) * IMAGE_SIDE + IMAGE_SIDE / 2
+    labels = [f"{c:.1f}" for c in coords]
+    ax.set_xticks(ticks[::2], labels[::2])
+    ax.set_yticks(ticks[::2], labels[::-1][::2])
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_latent_space(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str],
+                      axis_prefix: str, title: str) -> Any:
+    """Scatter of 2-D latent points coloured by class, with a legend."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 7))
+    scatter_classes(ax, points, labels, class_names, axis_prefix)
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_loss_curves(history: Mapping[str, Sequence[float]], title: str) -> Any:
+    """Reconstruction BCE, KL and total loss per epoch, training vs validation; the
+    epochs in which the learning rate was falling are shaded."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    rates = np.asarray(history.get("learning_rate", []))
+    # The learning rate is recorded at the start of each epoch: it falls
+    # during the epoch before the first lower value.
+    falling = np.flatnonzero(rates[1:] < rates[0] * (1 - 1e-6)) if len(rates) > 1 else []
+    parts = [("reconstruction_loss", "reconstruction BCE"), ("kl_loss", "KL divergence"),
+             ("loss", "total loss (BCE + β·KL)")]
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    for ax, (key, label) in zip(axes, parts):
+        if len(falling):
+            ax.axvspan(epochs[falling[0]] - 0.5, epochs[-1] + 0.5, color="0.5", alpha=0.12, lw=0,
+                       label="learning rate falling")
+        ax.plot(epochs, history[key], "o-", ms=3, label="train")
+        ax.plot(epochs, history[f"val_{key}"], "s--", ms=3, label="validation")
+        ax.set_xlabel("epoch")
+        ax.set_xlim(0.5, epochs[-1] + 0.5)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel("nats per image")
+        ax.set_title(label)
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_interpolations(paths: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                        labels: Sequence[tuple[int, int]], class_names: Sequence[str], title: str) -> Any:
+    """One row per pair: the start image, the decoded path, the end image."""
+    import matplotlib.pyplot as plt
+
+    pairs, steps = paths.shape[:2]
+    fig, axes = plt.subplots(pairs, steps + 2, figsize=(0.9 * (steps + 2), 1.0 * pairs + 0.9),
+                             squeeze=False)
+    for i in range(pairs):
+        row = [starts[i], *paths[i], ends[i]]
+        for j, img in enumerate(row):
+            ax = axes[i, j]
+            ax.imshow(img.reshape(IMAGE_SIDE, IMAGE_SIDE), cmap="gray_r", vmin=0, vmax=1)
+            _image_axes(ax)
+            if j in (0, steps + 1):
+                for spine in ax.spines.values():
+                    spine.set_color("tab:red")
+        a, b = labels[i]
+        axes[i, 0].set_ylabel(f"{class_names[a]} → {class_names[b]}", rotation=0, ha="right",
+                              va="center", fontsize=9)
+    axes[0, 0].set_title("start", fontsize=9)
+    axes[0, -1].set_title("end", fontsize=9)
+    for j in range(steps):
+        axes[-1, j + 1].set_xlabel(f"t={j / (steps - 1):.2f}", fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_rate_distortion(rows: Sequence[Mapping[str, Any]], title: str) -> Any:
+    """Test KL (rate) against test reconstruction BCE (distortion), one
+    labelled point per β, with lines of equal negative ELBO for reference."""
+    import matplotlib.pyplot as plt
+
+    rows = sorted(rows, key=lambda r: r["BETA"])
+    kl = np.array([r["test_kl"] for r in rows])
+    bce = np.array([r["test_bce"] for r in rows])
+    fig, ax = plt.subplots(figsize=(7, 5))
+    ax.plot(kl, bce, "-", color="0.6", zorder=1)
+    points = ax.scatter(kl, bce, c=np.log2([r["BETA"] for r in rows]), cmap="viridis", s=60, zorder=2)
+    for r, x, y in zip(rows, kl, bce):
+        ax.annotate(f"β = {r['BETA']:g}", (x, y), textcoords="offset points", xytext=(6, 4), fontsize=9)
+    total = kl + bce
+    kl_line = np.linspace(0, kl.max() * 1.1, 50)
+    for level in np.unique(np.round(np.linspace(total.min(), total.max(), 3))):
+        ax.plot(kl_line, level - kl_line, ":", color="tab:red", lw=0.8)
+    ax.plot([], [], ":", color="tab:red", lw=0.8, label="equal negative ELBO (BCE + KL)")
+    ax.set_xlim(0, kl.max() * 1.1)
+    ax.set_ylim(bce.min() - 5, bce.max() + 5)
+    fig.colorbar(points, ax=ax, label="log$_2$ β")
+    ax.set_xlabel("rate: test KL (nats per image)")
+    ax.set_ylabel("distortion: test reconstruction BCE (nats per image)")
+    ax.set_title(title)
+    ax.legend(loc="upper right")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_latent_sweep(rows: Sequence[Mapping[str, Any]], title: str) -> Any:
+    """Test negative ELBO and importance-weighted -log p(x) against latent
+    size, with the BCE and KL parts of the ELBO."""
+    import matplotlib.pyplot as plt
+
+    rows = sorted(rows, key=lambda r: r["LATENT_DIM"])
+    dims = [r["LATENT_DIM"] for r in rows]
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    ax.plot(dims, [r["test_neg_elbo"] for r in rows], "o-", label="negative ELBO (upper bound)")
+    ax.plot(dims, [-r["test_log_px"] for r in rows], "s--",
+            label=f"−log p(x), importance-weighted (K = {rows[0]['IWAE_K']})")
+    ax.set_ylabel("nats per image (lower is better)")
+    ax.set_title("Held-out bound and likelihood")
+    ax2.plot(dims, [r["test_bce"] for r in rows], "o-", label="reconstruction BCE")
+    ax2.plot(dims, [r["test_kl"] for r in rows], "s--", label="KL")
+    ax2.set_ylabel("nats per image")
+    ax2.set_title("Parts of the negative ELBO")
+    for a in (ax, ax2):
+        a.set_xscale("log", base=2)
+        a.set_xticks(dims, [str(d) for d in dims])
+        a.set_xlabel("latent size")
+        a.legend()
+        a.grid(alpha=0.3)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_image_panels(panels: Sequence[tuple[str, np.ndarray]], title: str) -> Any:
+    """Several images (e.g. sample grids from :func:`tile_images`) side by
+    side, each with its own title."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.6), squeeze=False)
+    for ax, (name, image) in zip(axes[0], panels):
+        ax.imshow(image, cmap="gray_r", vmin=0, vmax=1)
+        _image_axes(ax)
+        ax.set_title(name, fontsize=10)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_sweep_gallery(entries: Sequence[tuple[str, np.ndarray, np.ndarray]], labels: np.ndarray,
+                       class_names: Sequence[str], title: str) -> Any:
+    """One column per run: its latent scatter (test means coloured by class)
+    on top, a grid of its samples below. ``entries`` are ``(run title,
+    2-D points, sample canvas from tile_images)``."""
+    import matplotlib.pyplot as plt
+
+    n = len(entries)
+    fig, axes = plt.subplots(2, n, figsize=(3.3 * n, 7.0), squeeze=False)
+    cmap = plt.get_cmap("tab10")
+    for j, (name, points, canvas) in enumerate(entries):
+        ax = axes[0, j]
+        for k, cname in enumerate(class_names):
+            sel = labels == k
+            ax.scatter(points[sel, 0], points[sel, 1], s=1, alpha=0.4, color=cmap(k), label=cname,
+                       rasterized=True)
+        ax.set_title(name, fontsize=10)
+        ax.set_xlabel("$z_1$" if points.shape[1] == 2 else "PC 1")
+        ax.set_ylabel("$z_2$" if points.shape[1] == 2 else "PC 2")
+        ax.grid(alpha=0.3)
+        axes[1, j].imshow(canvas, cmap="gray_r", vmin=0, vmax=1)
+        _image_axes(axes[1, j])
+        axes[1, j].set_xlabel("samples, z ~ N(0, I)")
+    legend = axes[0, -1].legend(title="class", markerscale=8, loc="center left", bbox_to_anchor=(1, 0.5),
+                                fontsize=8)
+    for handle in legend.legend_handles:
+        handle.set_alpha(1)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,86 @@
+"""Sweeps: grids of training runs (notebook 07), their reuse and their tables.
+
+The runs themselves are trained by ``tools/sweep.py``; this module only
+plans them, decides whether a finished run can be reused, and writes and
+prints the results.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .bfloat16 import resolve_matmul_precision
+from .files import CONFIG_FILE, MODEL_FILE, atomic_write
+
+SWEEP_COLUMNS = ("run", "DATASET", "BINARIZE", "BETA", "LATENT_DIM", "EPOCHS", "IWAE_K",
+                 "test_neg_elbo", "test_bce", "test_kl", "test_log_px", "train_time_s")
+
+
+def plan_sweep(betas: Sequence[float], latent_dims: Sequence[int],
+               binarized_latent_dims: Sequence[int] = ()) -> list[dict[str, Any]]:
+    """The training runs of a sweep, without duplicates: every β at latent
+    size 2, every latent size at β = 1 (grey levels), and every binarized
+    latent size at β = 1. Each run has a folder-friendly ``run`` name."""
+    wanted = [(float(b), 2, None) for b in betas] + [(1.0, int(d), None) for d in latent_dims]
+    wanted += [(1.0, int(d), "dynamic") for d in binarized_latent_dims]
+    runs: list[dict[str, Any]] = []
+    for beta, dim, binarize in wanted:
+        run = {"BETA": beta, "LATENT_DIM": dim, "BINARIZE": binarize}
+        if run not in [{k: r[k] for k in run} for r in runs]:
+            name = f"beta{beta:g}_latent{dim}" + ("_binarized" if binarize else "")
+            runs.append({"run": name, **run})
+    return runs
+
+
+def reusable_run(folder: Path, params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The saved config of a finished run in ``folder`` if it was trained
+    with ``params`` and with the matrix-product precision this machine would
+    use now (a run from a float32-only machine is not reused on a bfloat16
+    one, or the other way round); else None. Runs saved before the series
+    held out a validation set (their config has no ``val_loss``) trained on
+    other images and are not reused either."""
+    config_path = folder / CONFIG_FILE
+    if not (config_path.is_file() and (folder / MODEL_FILE).is_file()):
+        return None
+    config = json.loads(config_path.read_text())
+    if "val_loss" not in config:
+        return None
+    paths = ("ARTIFACTS_DIR", "IMGS_DIR", "DATA_DIR")
+    same = all(config.get(k) == v for k, v in params.items() if k not in paths)
+    precision = resolve_matmul_precision(params.get("MATMUL_PRECISION", "auto"))
+    # Runs saved before the setting existed multiplied in float32.
+    return config if same and config.get("matmul_precision", "float32") == precision else None
+
+
+def write_csv(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]],
+              columns: Sequence[str] = SWEEP_COLUMNS) -> Path:
+    """Write ``rows`` as CSV (one header line, floats with 4 decimals), atomically."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: (f"{v:.4f}" if isinstance(v, float) else ("" if v is None else v))
+                         for k, v in row.items()})
+    path = Path(path)
+    atomic_write(path, lambda p: p.write_text(buffer.getvalue()))
+    return path
+
+
+def format_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    """A plain-text table of ``rows`` (floats with 2 decimals), for printing."""
+    def cell(v: Any) -> str:
+        return f"{v:.2f}" if isinstance(v, float) else ("-" if v is None else str(v))
+
+    body = [[cell(r[c]) for c in columns] for r in rows]
+    widths = [max([len(c), *(len(b[i]) for b in body)]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(columns, widths))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(v.rjust(w) for v, w in zip(b, widths)) for b in body]
+    return "\n".join(lines)
