@@ -3,8 +3,8 @@
 #
 #   make run                      # all six notebooks, default parameters
 #   make run EPOCHS=5 LATENT_DIM=10
-#   make test                     # unit tests + pytest --nbval on the notebooks
-#   make experiments              # notebook 07: the beta / latent-size sweep (~8 min)
+#   make test                     # ruff, unit tests + pytest --nbval on the notebooks
+#   make experiments              # notebook 07: the beta / latent-size sweep (~10 min)
 #   make experiments EPOCHS=1     # a quick version of the sweep
 #   make lab                      # open the series in JupyterLab (the venv's Python as kernel)
 #   make report                   # HTML pages of the executed series in build/report/
@@ -22,7 +22,7 @@ CLI_PARAMS := $(filter-out $(addsuffix =%,$(MAKE_VARS)),$(-*-command-variables-*
 PM_ARGS := $(foreach a,$(CLI_PARAMS),-p $(subst =, ,$(a)))
 PYTEST_NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help venv run experiments test unit nbval notebooks lab report clean
+.PHONY: help venv run experiments test lint unit nbval notebooks lab report clean
 
 help:
 	@sed -n '1,12p' Makefile | sed 's/^# \{0,1\}//'
@@ -44,8 +44,12 @@ run: venv
 experiments: venv
 	$(PY) tools/run_series.py --only 07 $(PM_ARGS)
 
-test: venv
+test: venv lint
 	$(PY) -m pytest $(PYTEST_NBVAL) notebooks tests
+
+# ruff's rules are in pyproject.toml; the notebooks are checked too.
+lint: venv
+	$(VENV)/bin/ruff check src tools bench tests notebooks conftest.py
 
 unit: venv
 	$(PY) -m pytest tests
