@@ -145,4 +145,4 @@ def test_the_student_module_is_small_and_reads_in_teaching_order():
              "def iwae_log_likelihood", "# 7. Saving and loading", "def save_artifacts"]
     positions = [text.index(marker) for marker in order]
     assert positions == sorted(positions)
-    assert "papermill" not in text and "ipynb\"" not in text
+    assert "import papermill" not in text and "execute_notebook" not in text
