@@ -151,9 +151,9 @@ def kl_divergence(z_mean: Any, z_log_var: Any) -> Any:
     """Closed-form KL( N(mu, sigma^2) || N(0, I) ) summed over latent
     dimensions: one value per image, in nats.
 
-    ``KL = -1/2 * sum(1 + log sigma^2 - mu^2 - sigma^2)``.
+    ``KL = 1/2 * sum(mu^2 + sigma^2 - 1 - log sigma^2)`` with ``sigma^2 = exp(log sigma^2)``.
     """
-    return -0.5 * ops.sum(1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=-1)
+    return 0.5 * ops.sum(ops.square(z_mean) + ops.exp(z_log_var) - 1.0 - z_log_var, axis=-1)
 
 
 def vae_loss(x: Any, logits: Any, z_mean: Any, z_log_var: Any, beta: float = 1.0) -> Any:
@@ -234,6 +234,8 @@ class VAE(keras.Model):
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """The loss Keras' training step differentiates: mean of BCE + beta * KL."""
         logits, z_mean, z_log_var = y_pred
+        # vae_loss(x, logits, z_mean, z_log_var, beta), written out because the
+        # two terms are also tracked separately, to follow both during training.
         bce = reconstruction_bce(x, logits)
         kl = kl_divergence(z_mean, z_log_var)
         self.reconstruction_tracker.update_state(bce)
@@ -314,6 +316,10 @@ def train_vae(model: VAE, data: Dataset, epochs: int, batch_size: int, learning_
     """
     check_parameters(EPOCHS=epochs, BATCH_SIZE=batch_size, LEARNING_RATE=learning_rate, LR_DECAY=lr_decay,
                      MATMUL_PRECISION=matmul_precision, SEED=seed)
+    if model.compiled and not resume and int(model.optimizer.iterations) > 0:
+        raise ParameterError("This model has been trained already, and its learning-rate schedule has run "
+                             "out. Build a new model (re-run the cell that creates it) and train that, or "
+                             "continue an interrupted run with RESUME = True.")
     if not model.compiled:
         steps = epochs * math.ceil(len(data.x_train) / batch_size)
         compile_vae(model, learning_rate, total_steps=steps, lr_decay=lr_decay,
@@ -323,6 +329,8 @@ def train_vae(model: VAE, data: Dataset, epochs: int, batch_size: int, learning_
     history = fast_training.restore_history(checkpoint, model, identity, verbose) if resume else {}
     logger = EpochLogger(epochs, verbose)
     x_train, val_batches = fast_training.training_tensors(data, EVAL_BATCH_SIZE)
+    # One fit() call per epoch, each over this epoch's shuffled order (so that a
+    # resumed run sees exactly the batches of a straight one), with a validation pass.
     for epoch in range(len(history.get("loss", [])), epochs):
         start = time.perf_counter()
         order = epoch_order(seed, epoch, len(data.x_train))  # this epoch's shuffle
@@ -529,7 +537,13 @@ from vae_machinery.exercises import (  # noqa: E402
 )
 from vae_machinery.explorer import EXPLORER_MAX_SLIDERS, EXPLORER_TEXT, LatentExplorer, latent_explorer  # noqa: E402
 from vae_machinery.idx_data import parse_idx  # noqa: E402
-from vae_machinery.parameters import BINARIZE_MODES, MATMUL_PRECISIONS  # noqa: E402
+from vae_machinery.parameters import (  # noqa: E402
+    BINARIZE_MODES,
+    MATMUL_PRECISIONS,
+    SERIES_DEFAULTS,
+    figures_dir,
+    is_default_run,
+)
 from vae_machinery.plots import (  # noqa: E402
     plot_digit_grid,
     plot_image_panels,
@@ -558,15 +572,14 @@ __all__ = [
     "save_artifacts", "set_seed", "train_vae", "vae_loss", "versions",
     # the machinery, from vae_machinery
     "ArtifactsError", "BINARIZE_MODES", "CHECKPOINT_FILE", "CONFIG_FILE", "ConstantThenLinearDecay",
-    "DATASETS",
-    "DataError", "Dense", "EXPLORER_MAX_SLIDERS", "EXPLORER_TEXT", "EpochLogger", "HISTORY_FILE",
-    "LatentExplorer", "MATMUL_PRECISIONS", "MODEL_FILE", "ParameterError", "STEPS_PER_EXECUTION",
-    "SWEEP_COLUMNS", "VAEError", "bfloat16_matmul", "bfloat16_matmul_supported", "check_answer",
-    "check_interpolation", "check_kl_divergence", "check_log_mean_exp", "check_reparameterize",
-    "check_vae_loss",
-    "check_parameters", "epoch_batches", "epoch_order", "format_table", "latent_explorer", "matmul_precision",
-    "parse_idx", "plan_sweep", "plot_digit_grid", "plot_image_panels", "plot_interpolations",
-    "plot_latent_space", "plot_latent_sweep", "plot_loss_curves", "plot_manifold", "plot_rate_distortion",
-    "plot_reconstructions", "plot_samples", "plot_sweep_gallery", "project_2d", "resolve_matmul_precision",
-    "save_figure", "set_matmul_precision", "tile_images", "write_csv",
+    "DATASETS", "DataError", "Dense", "EXPLORER_MAX_SLIDERS", "EXPLORER_TEXT", "EpochLogger", "HISTORY_FILE",
+    "LatentExplorer", "MATMUL_PRECISIONS", "MODEL_FILE", "ParameterError", "SERIES_DEFAULTS",
+    "STEPS_PER_EXECUTION", "SWEEP_COLUMNS", "VAEError", "bfloat16_matmul", "bfloat16_matmul_supported",
+    "check_answer", "check_interpolation", "check_kl_divergence", "check_log_mean_exp", "check_parameters",
+    "check_reparameterize", "check_vae_loss", "epoch_batches", "epoch_order", "figures_dir", "format_table",
+    "is_default_run", "latent_explorer", "matmul_precision", "parse_idx", "plan_sweep", "plot_digit_grid",
+    "plot_image_panels", "plot_interpolations", "plot_latent_space", "plot_latent_sweep", "plot_loss_curves",
+    "plot_manifold", "plot_rate_distortion", "plot_reconstructions", "plot_samples", "plot_sweep_gallery",
+    "project_2d", "resolve_matmul_precision", "save_figure", "set_matmul_precision", "tile_images",
+    "write_csv",
 ]

@@ -157,7 +157,7 @@ def test_a_wrong_implementation_is_rejected_with_a_concrete_message(check, wrong
 @pytest.mark.parametrize("check", [c[0] for c in CHECKS], ids=IDS)
 def test_none_means_not_answered_yet(check, capsys):
     assert check(None) is None
-    assert capsys.readouterr().out.startswith("Not answered yet: write ")
+    assert capsys.readouterr().out.startswith("Not answered yet: write your own ")
 
 
 @pytest.mark.parametrize("check", [c[0] for c in CHECKS], ids=IDS)

@@ -125,6 +125,11 @@ def test_short_training_run_learns(mnist, capsys):
         assert len(history[key]) == 3
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 3 and out[0].startswith("epoch 1/3") and "val: BCE" in out[0] and "test" not in out[0]
+    # Running the training cell twice would train on with a spent learning-rate schedule: refused.
+    weights = [w.copy() for w in model.get_weights()]
+    with pytest.raises(vh.ParameterError, match="trained already"):
+        vh.train_vae(model, small, epochs=3, batch_size=64, learning_rate=2e-3)
+    assert all((a == b).all() for a, b in zip(weights, model.get_weights()))
 
 
 def test_training_validates_on_x_val_and_never_touches_the_test_images(mnist):

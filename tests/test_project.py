@@ -146,3 +146,50 @@ def test_the_student_module_is_small_and_reads_in_teaching_order():
     positions = [text.index(marker) for marker in order]
     assert positions == sorted(positions)
     assert "import papermill" not in text and "execute_notebook" not in text
+
+
+def _tracked_state() -> tuple[str, dict[str, bytes]]:
+    """git's view of the tracked files, and the bytes of every committed figure."""
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                            capture_output=True, text=True, check=True).stdout
+    return status, {p.name: p.read_bytes() for p in sorted((ROOT / "imgs").rglob("*.png"))}
+
+
+def test_series_defaults_are_the_parameters_cells_defaults():
+    import ast
+
+    import papermill as pm
+
+    import vae_helpers as vh
+
+    for path in NOTEBOOKS:
+        for name, spec in pm.inspect_notebook(str(path)).items():
+            if name in vh.SERIES_DEFAULTS:
+                assert ast.literal_eval(spec["default"]) == vh.SERIES_DEFAULTS[name], (path.name, name)
+
+
+def test_only_the_default_run_writes_the_committed_figures():
+    import vae_helpers as vh
+
+    assert vh.figures_dir(None, "../artifacts", vh.is_default_run(**vh.SERIES_DEFAULTS)) == Path("../imgs")
+    assert vh.is_default_run(EPOCHS=20, DATA_DIR="/data", RESUME=True)  # these do not change the figures
+    for changed in ({"LATENT_DIM": 10}, {"EPOCHS": 5}, {"ARTIFACTS_DIR": "/tmp/run"}, {"BETAS": [1.0]}):
+        assert not vh.is_default_run(**{**vh.SERIES_DEFAULTS, **changed}), changed
+    assert vh.figures_dir(None, "/tmp/run", False) == Path("/tmp/run/imgs")
+    assert vh.figures_dir("/elsewhere", "/tmp/run", True) == Path("/elsewhere")
+
+
+@pytest.mark.skipif(not (ROOT / ".git").exists(), reason="needs a git checkout")
+def test_a_non_default_run_leaves_the_committed_files_alone(tmp_path, mnist_dir):
+    """papermill with ARTIFACTS_DIR set and IMGS_DIR left alone (and 3 epochs):
+    figures go to ARTIFACTS_DIR/imgs, and no tracked file changes."""
+    before = _tracked_state()
+    run = tmp_path / "run"
+    subprocess.run([sys.executable, str(ROOT / "tools" / "run_series.py"), "--only", "03", "04", "05", "06",
+                    "--output-dir", str(tmp_path / "notebooks"), "-p", "EPOCHS", "3", "-p", "IWAE_K", "2",
+                    "-p", "ARTIFACTS_DIR", str(run), "-p", "DATA_DIR", str(mnist_dir)],
+                   check=True, capture_output=True, text=True)
+    assert _tracked_state() == before
+    written = {p.name for p in (run / "imgs").glob("*.png")}
+    assert {"loss_curves.png", "reconstructions.png", "samples.png", "manifold.png", "latent_space.png",
+            "interpolation.png"} <= written

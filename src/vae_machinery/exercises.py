@@ -143,8 +143,8 @@ def _verdict(run: Callable[[], None], hint: str) -> bool:
 
 
 def _unanswered(signature: str) -> None:
-    print(f"Not answered yet: write {signature} in the exercise cell (in place of None) "
-          "and run this cell again.")
+    print(f"Not answered yet: write your own {signature} in the exercise cell, assign it to the name "
+          "that is None there now, and run this cell again.")
     return None
 
 
@@ -221,8 +221,8 @@ def check_kl_divergence(fn: Callable[..., Any] | None) -> bool | None:
                       shape_hint="one KL per row (image): sum over the latent axis only (axis=-1), "
                                  "not over the batch.")
 
-    return _verdict(run, "KL = -1/2 * sum over the latent axis (axis=-1) of (1 + z_log_var - z_mean^2 - "
-                         "exp(z_log_var)); z_log_var is log sigma^2, so sigma^2 = exp(z_log_var).")
+    return _verdict(run, "KL = 1/2 * sum over the latent axis (axis=-1) of (z_mean^2 + exp(z_log_var) - 1 - "
+                         "z_log_var); z_log_var is log sigma^2, so sigma^2 = exp(z_log_var).")
 
 
 def check_vae_loss(fn: Callable[..., Any] | None) -> bool | None:

@@ -204,10 +204,11 @@ def _explorer_figure(explorer: LatentExplorer, title: str, n: int = 10) -> Any:
     marks = np.array([np.median(explorer.points[explorer.labels == k], axis=0) for k in classes])
     picks = [explorer.nearest_index(*p) for p in marks]
     recons = explorer.model.decode(explorer.means[picks])
-    fig = Figure(figsize=(10, 6.6), dpi=72)
+    fig = Figure(figsize=(10, 6.6), dpi=100)
     grid = fig.add_gridspec(3, max(len(picks), 1), height_ratios=(5, 1, 1))
     ax = fig.add_subplot(grid[0, :])
-    scatter_classes(ax, explorer.points, explorer.labels, explorer.class_names, explorer.prefix)
+    # The numbered markers stand where the class names would: no names on this map.
+    scatter_classes(ax, explorer.points, explorer.labels, explorer.class_names, explorer.prefix, names=False)
     for k, (px, py) in zip(classes, marks):
         ax.annotate(str(k), (px, py), ha="center", va="center", fontsize=10, fontweight="bold",
                     bbox={"boxstyle": "circle,pad=0.2", "facecolor": "white", "edgecolor": "black"})

@@ -102,7 +102,11 @@ def check_parameters(**params: Any) -> None:
         elif name in {"RESUME", "RERUN"}:
             if not isinstance(value, bool):
                 problem = "True or False"
-        elif name in {"ARTIFACTS_DIR", "IMGS_DIR", "SWEEP_DIR"}:
+        elif name == "IMGS_DIR":
+            if value is not None and (not isinstance(value, (str, os.PathLike)) or not str(value)):
+                problem = ("None (imgs/ for the default run, else ARTIFACTS_DIR/imgs) or a folder path "
+                           "(it is created if missing)")
+        elif name in {"ARTIFACTS_DIR", "SWEEP_DIR"}:
             if not isinstance(value, (str, os.PathLike)) or not str(value):
                 problem = "a folder path (it is created if missing)"
         else:
@@ -112,3 +116,32 @@ def check_parameters(**params: Any) -> None:
                 f"Parameter {name} = {describe(value)} is not allowed: "
                 f"{name} must be {problem}."
             )
+
+
+# The parameters of the committed run: the defaults of the notebooks' parameters cells
+# (tests/test_project.py checks that they agree). Only a run with all of them writes imgs/.
+SERIES_DEFAULTS: dict[str, Any] = {
+    "SEED": 42, "DATASET": "mnist", "LATENT_DIM": 2, "HIDDEN_DIM": 512, "EPOCHS": 20, "BATCH_SIZE": 512,
+    "LEARNING_RATE": 4e-3, "LR_DECAY": 0.25, "MATMUL_PRECISION": "auto", "BETA": 1.0, "BINARIZE": None,
+    "IWAE_K": 100, "ARTIFACTS_DIR": "../artifacts", "BETAS": [0.25, 0.5, 1.0, 2.0, 4.0],
+    "LATENT_DIMS": [2, 5, 10, 20], "BINARIZED_LATENT_DIMS": [2, 5, 10, 20],
+    "SWEEP_DIR": "../artifacts/experiments",
+}
+COMMITTED_IMGS_DIR = "../imgs"  # relative to notebooks/, where the notebooks run
+
+
+def is_default_run(**params: Any) -> bool:
+    """Whether every one of ``params`` that the committed run fixes has its
+    default value (parameters that do not change the figures, like
+    ``DATA_DIR`` or ``RESUME``, are ignored)."""
+    return all(SERIES_DEFAULTS[name] == value for name, value in params.items() if name in SERIES_DEFAULTS)
+
+
+def figures_dir(imgs_dir: str | os.PathLike | None, run_dir: str | os.PathLike, default_run: bool) -> Path:
+    """Where a notebook writes its figures: ``imgs_dir`` when given; else the
+    committed ``imgs/`` for the default run, and ``run_dir/imgs`` for any
+    other, so that trying other parameters never overwrites the figures the
+    README shows."""
+    if imgs_dir is not None:
+        return Path(imgs_dir)
+    return Path(COMMITTED_IMGS_DIR) if default_run else Path(run_dir) / "imgs"

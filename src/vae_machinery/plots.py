@@ -38,19 +38,49 @@ def figure_png(fig: Any, **kwargs: Any) -> bytes:
 
 
 
-def scatter_classes(ax: Any, points: np.ndarray, labels: np.ndarray, class_names: Sequence[str],
-             prefix: str) -> None:
-    """The latent map of :func:`plot_latent_space`, drawn on ``ax``."""
-    import matplotlib.pyplot as plt
+# Ten colours for ten classes, chosen to stay apart for the common colour-vision
+# deficiencies: Okabe & Ito's palette (its yellow, too pale on white, replaced by
+# Tol's wine) plus grey and brown. Colour alone still cannot carry ten classes for
+# every reader, so every class is also named directly on the plot (label_classes).
+CLASS_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#56B4E9", "#CC79A7", "#882255", "#000000",
+                 "#999999", "#8C510A")
 
-    cmap = plt.get_cmap("tab10")
+
+def class_colour(k: int) -> str:
+    """The colour of class ``k`` in every scatter of the series."""
+    return CLASS_COLOURS[k % len(CLASS_COLOURS)]
+
+
+def label_classes(ax: Any, points: np.ndarray, labels: np.ndarray, class_names: Sequence[str],
+                  fontsize: float = 12) -> None:
+    """Write each class's name at the median of its points, in its colour with
+    a white outline, so that no reader has to match colours with a legend."""
+    import matplotlib.patheffects as pe
+
     for k, name in enumerate(class_names):
         sel = labels == k
-        ax.scatter(points[sel, 0], points[sel, 1], s=2, alpha=0.5, color=cmap(k % 10), label=name,
+        if sel.any():
+            x, y = np.median(points[sel], axis=0)
+            outline = [pe.withStroke(linewidth=3.5, foreground="white")]
+            ax.annotate(name, (x, y), ha="center", va="center", fontsize=fontsize, fontweight="bold",
+                        color=class_colour(k), path_effects=outline)
+
+
+def scatter_classes(ax: Any, points: np.ndarray, labels: np.ndarray, class_names: Sequence[str],
+                    prefix: str, *, size: float = 2, legend: bool = True, names: bool = True,
+                    fontsize: float = 12) -> None:
+    """Latent points coloured by class, each class named on the plot (unless
+    ``names`` is False) and in a legend, drawn on ``ax``."""
+    for k, name in enumerate(class_names):
+        sel = labels == k
+        ax.scatter(points[sel, 0], points[sel, 1], s=size, alpha=0.5, color=class_colour(k), label=name,
                    rasterized=True)
-    legend = ax.legend(title="class", markerscale=6, loc="center left", bbox_to_anchor=(1, 0.5))
-    for handle in legend.legend_handles:
-        handle.set_alpha(1)
+    if names:
+        label_classes(ax, points, labels, class_names, fontsize)
+    if legend:
+        handles = ax.legend(title="class", markerscale=6, loc="center left", bbox_to_anchor=(1, 0.5))
+        for handle in handles.legend_handles:
+            handle.set_alpha(1)
     ax.set_xlabel(f"${prefix}_1$" if prefix == "z" else f"{prefix} 1")
     ax.set_ylabel(f"${prefix}_2$" if prefix == "z" else f"{prefix} 2")
     ax.grid(alpha=0.3)
@@ -135,10 +165,14 @@ def plot_manifold(coords: np.ndarray, canvas: np.ndarray, title: str) -> Any:
     n = len(coords)
     fig, ax = plt.subplots(figsize=(9, 9))
     ax.imshow(canvas, cmap="gray_r", vmin=0, vmax=1)
-    ticks = np.arange(n) * IMAGE_SIDE + IMAGE_SIDE / 2
-    labels = [f"{c:.1f}" for c in coords]
-    ax.set_xticks(ticks[::2], labels[::2])
-    ax.set_yticks(ticks[::2], labels[::-1][::2])
+    # The cells sit at quantiles of N(0, 1), not evenly: place round z values
+    # (symmetric, with 0) where they fall between the cells' centres.
+    centres = np.arange(n) * IMAGE_SIDE + IMAGE_SIDE / 2
+    values = np.arange(-1.5, 1.51, 0.5)
+    values = values[(values >= coords[0]) & (values <= coords[-1])]
+    names = [f"{v:g}" for v in values]
+    ax.set_xticks(np.interp(values, coords, centres), names)
+    ax.set_yticks(np.interp(values, coords, centres[::-1]), names)  # the top row has the largest z_2
     ax.set_xlabel("$z_1$")
     ax.set_ylabel("$z_2$")
     ax.set_title(title)
@@ -147,12 +181,20 @@ def plot_manifold(coords: np.ndarray, canvas: np.ndarray, title: str) -> Any:
 
 
 def plot_latent_space(points: np.ndarray, labels: np.ndarray, class_names: Sequence[str],
-                      axis_prefix: str, title: str) -> Any:
-    """Scatter of 2-D latent points coloured by class, with a legend."""
+                      axis_prefix: str, title: str, window: float | None = None) -> Any:
+    """Scatter of 2-D latent points coloured by class, each class named on the
+    plot and in a legend. With ``window``, the square |z_1|, |z_2| <= window
+    (the part of the plane notebook 05's manifold decodes) is outlined."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 7))
+    fig, ax = plt.subplots(figsize=(10, 7))
     scatter_classes(ax, points, labels, class_names, axis_prefix)
+    if window is not None:
+        ax.add_patch(plt.Rectangle((-window, -window), 2 * window, 2 * window, fill=False, ls="--", lw=1.2,
+                                   color="0.2", label="window of the decoded manifold (notebook 05)"))
+        legend = ax.legend(title="class", markerscale=6, loc="center left", bbox_to_anchor=(1, 0.5))
+        for handle in legend.legend_handles:
+            handle.set_alpha(1)
     ax.set_title(title)
     fig.tight_layout()
     return fig
@@ -176,8 +218,10 @@ def plot_loss_curves(history: Mapping[str, Sequence[float]], title: str) -> Any:
         if len(falling):
             ax.axvspan(epochs[falling[0]] - 0.5, epochs[-1] + 0.5, color="0.5", alpha=0.12, lw=0,
                        label="learning rate falling")
-        ax.plot(epochs, history[key], "o-", ms=3, label="train")
-        ax.plot(epochs, history[f"val_{key}"], "s--", ms=3, label="validation")
+        train, val = np.asarray(history[key]), np.asarray(history[f"val_{key}"])
+        ax.plot(epochs, train, "o-", ms=3, color=CLASS_COLOURS[0], label="train")
+        ax.plot(epochs, val, "s--", ms=3, color=CLASS_COLOURS[1], label="validation")
+        _zoom_past_first_epoch(ax, epochs, train, val)
         ax.set_xlabel("epoch")
         ax.set_xlim(0.5, epochs[-1] + 0.5)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -188,6 +232,26 @@ def plot_loss_curves(history: Mapping[str, Sequence[float]], title: str) -> Any:
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def _zoom_past_first_epoch(ax: Any, epochs: np.ndarray, *curves: np.ndarray) -> None:
+    """Scale the y-axis to epochs 2 onwards, where the learning happens slowly
+    enough to read. An epoch-1 value close to that range widens it; one far
+    outside (the untrained first epoch) is written at the edge instead."""
+    if len(epochs) < 3:
+        return
+    later = np.concatenate([c[1:] for c in curves])
+    low, high = later.min(), later.max()
+    span = high - low or 1.0
+    firsts = [c[0] for c in curves]
+    low = min([low, *(f for f in firsts if f >= low - 0.5 * span)])
+    high = max([high, *(f for f in firsts if f <= high + 0.5 * span)])
+    pad = 0.08 * (high - low)
+    ax.set_ylim(low - pad, high + pad)
+    above = [f for f in firsts if f > high + pad]
+    if above:
+        ax.annotate(f"epoch 1: {max(above):.1f} ↑", (1, high + pad), xytext=(4, -4),
+                    textcoords="offset points", ha="left", va="top", fontsize=9)
 
 
 def plot_interpolations(paths: np.ndarray, starts: np.ndarray, ends: np.ndarray,
@@ -213,7 +277,7 @@ def plot_interpolations(paths: np.ndarray, starts: np.ndarray, ends: np.ndarray,
     axes[0, 0].set_title("start", fontsize=9)
     axes[0, -1].set_title("end", fontsize=9)
     for j in range(steps):
-        axes[-1, j + 1].set_xlabel(f"t={j / (steps - 1):.2f}", fontsize=7)
+        axes[-1, j + 1].set_xlabel(f"t={j / (steps - 1):.2f}", fontsize=9)
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -296,29 +360,28 @@ def plot_sweep_gallery(entries: Sequence[tuple[str, np.ndarray, np.ndarray]], la
                        class_names: Sequence[str], title: str) -> Any:
     """One column per run: its latent scatter (test means coloured by class)
     on top, a grid of its samples below. ``entries`` are ``(run title,
-    2-D points, sample canvas from tile_images)``."""
+    2-D points, sample canvas from tile_images)``. The scatters share their
+    axes, and each shows the circle that holds 95 % of the prior N(0, I), so
+    the runs' spreads can be compared by eye."""
     import matplotlib.pyplot as plt
 
     n = len(entries)
-    fig, axes = plt.subplots(2, n, figsize=(3.3 * n, 7.0), squeeze=False)
-    cmap = plt.get_cmap("tab10")
+    fig, axes = plt.subplots(2, n, figsize=(3.4 * n, 7.2), squeeze=False)
+    everything = np.concatenate([points for _, points, _ in entries])
+    lim = float(np.max(np.abs(np.percentile(everything, [0.5, 99.5], axis=0)))) * 1.05
+    radius = float(np.sqrt(-2 * np.log(0.05)))  # P(|z| <= r) = 0.95 for z ~ N(0, I) in 2-D
     for j, (name, points, canvas) in enumerate(entries):
         ax = axes[0, j]
-        for k, cname in enumerate(class_names):
-            sel = labels == k
-            ax.scatter(points[sel, 0], points[sel, 1], s=1, alpha=0.4, color=cmap(k), label=cname,
-                       rasterized=True)
+        scatter_classes(ax, points, labels, class_names, "z" if points.shape[1] == 2 else "PC", size=1,
+                        legend=False, fontsize=9)
+        ax.add_patch(plt.Circle((0, 0), radius, fill=False, ls="--", lw=1, color="0.3"))
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
+        ax.set_aspect("equal")
         ax.set_title(name, fontsize=10)
-        ax.set_xlabel("$z_1$" if points.shape[1] == 2 else "PC 1")
-        ax.set_ylabel("$z_2$" if points.shape[1] == 2 else "PC 2")
-        ax.grid(alpha=0.3)
         axes[1, j].imshow(canvas, cmap="gray_r", vmin=0, vmax=1)
         _image_axes(axes[1, j])
-        axes[1, j].set_xlabel("samples, z ~ N(0, I)")
-    legend = axes[0, -1].legend(title="class", markerscale=8, loc="center left", bbox_to_anchor=(1, 0.5),
-                                fontsize=8)
-    for handle in legend.legend_handles:
-        handle.set_alpha(1)
-    fig.suptitle(title)
+        axes[1, j].set_xlabel("samples, z ~ N(0, I)", fontsize=9)
+    fig.suptitle(f"{title}\n(dashed circle: the region that holds 95 % of the prior N(0, I))")
     fig.tight_layout()
     return fig
