@@ -31,7 +31,7 @@ def pytest_collectstart(collector):
         collector.skip_compare += ("stderr",)
 
 
-# Notebook 07 trains 12 models (about 10 minutes), too long to re-execute under
+# Notebook 07 trains 13 models (about 10 minutes), too long to re-execute under
 # nbval on every CI run; tests/test_experiments.py runs it through papermill
 # with one epoch per run and checks what it produces instead.
 collect_ignore = ["notebooks/07_experiments.ipynb"]

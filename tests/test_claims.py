@@ -40,6 +40,7 @@ CONSTANTS = {
                     "90": "the middle 90 % of the prior on each axis"},
     "06_latent_space": {"81": "prior mass in the manifold's window, 0.9^2", "10": "chance for ten classes"},
     "07_experiments": {"153": "the latent-size-2 quality bar", "100": "the latent-size-20 quality bar",
+                       "95": "the circle that holds 95 % of the prior",
                        "86.76": "Burda et al. (2015), Table 1", "84.78": "Burda et al. (2015), Table 1",
                        "85.33": "Burda et al. (2015), Table 1", "82.90": "Burda et al. (2015), Table 1"},
 }

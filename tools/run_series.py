@@ -1,6 +1,6 @@
 """Run the notebooks of the series with papermill, in dependency order.
 
-Notebook 07 (the experiments: a sweep of 12 training runs, about 10 minutes)
+Notebook 07 (the experiments: a sweep of 13 training runs, about 10 minutes)
 is not part of the series run; select it with ``--only 07``.
 
 01 and 02 run at the same time, then 03 (training) alone, then 04-06 together,

@@ -123,7 +123,7 @@ def check_parameters(**params: Any) -> None:
 SERIES_DEFAULTS: dict[str, Any] = {
     "SEED": 42, "DATASET": "mnist", "LATENT_DIM": 2, "HIDDEN_DIM": 512, "EPOCHS": 20, "BATCH_SIZE": 512,
     "LEARNING_RATE": 4e-3, "LR_DECAY": 0.25, "MATMUL_PRECISION": "auto", "BETA": 1.0, "BINARIZE": None,
-    "IWAE_K": 100, "ARTIFACTS_DIR": "../artifacts", "BETAS": [0.25, 0.5, 1.0, 2.0, 4.0],
+    "IWAE_K": 100, "ARTIFACTS_DIR": "../artifacts", "BETAS": [0.0, 0.25, 0.5, 1.0, 2.0, 4.0],
     "LATENT_DIMS": [2, 5, 10, 20], "BINARIZED_LATENT_DIMS": [2, 5, 10, 20],
     "SWEEP_DIR": "../artifacts/experiments",
 }

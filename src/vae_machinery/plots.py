@@ -288,7 +288,8 @@ def plot_rate_distortion(rows: Sequence[Mapping[str, Any]], title: str) -> Any:
     labelled point per β, with lines of equal negative ELBO for reference."""
     import matplotlib.pyplot as plt
 
-    rows = sorted(rows, key=lambda r: r["BETA"])
+    # beta = 0 (a plain autoencoder) has no place on a log-beta scale, and its KL is off the chart.
+    rows = sorted((r for r in rows if r["BETA"] > 0), key=lambda r: r["BETA"])
     kl = np.array([r["test_kl"] for r in rows])
     bce = np.array([r["test_bce"] for r in rows])
     fig, ax = plt.subplots(figsize=(7, 5))
@@ -357,12 +358,13 @@ def plot_image_panels(panels: Sequence[tuple[str, np.ndarray]], title: str) -> A
 
 
 def plot_sweep_gallery(entries: Sequence[tuple[str, np.ndarray, np.ndarray]], labels: np.ndarray,
-                       class_names: Sequence[str], title: str) -> Any:
+                       class_names: Sequence[str], title: str, share_axes: bool = True) -> Any:
     """One column per run: its latent scatter (test means coloured by class)
     on top, a grid of its samples below. ``entries`` are ``(run title,
-    2-D points, sample canvas from tile_images)``. The scatters share their
-    axes, and each shows the circle that holds 95 % of the prior N(0, I), so
-    the runs' spreads can be compared by eye."""
+    2-D points, sample canvas from tile_images)``. Each scatter shows the
+    circle that holds 95 % of the prior N(0, I); with ``share_axes`` the
+    scatters share their axes, so the runs' spreads can be compared by eye
+    (without, each is scaled to its own points, and says so)."""
     import matplotlib.pyplot as plt
 
     n = len(entries)
@@ -375,10 +377,11 @@ def plot_sweep_gallery(entries: Sequence[tuple[str, np.ndarray, np.ndarray]], la
         scatter_classes(ax, points, labels, class_names, "z" if points.shape[1] == 2 else "PC", size=1,
                         legend=False, fontsize=9)
         ax.add_patch(plt.Circle((0, 0), radius, fill=False, ls="--", lw=1, color="0.3"))
-        ax.set_xlim(-lim, lim)
-        ax.set_ylim(-lim, lim)
+        if share_axes:
+            ax.set_xlim(-lim, lim)
+            ax.set_ylim(-lim, lim)
         ax.set_aspect("equal")
-        ax.set_title(name, fontsize=10)
+        ax.set_title(name if share_axes else f"{name}\n(axes scaled to its own codes)", fontsize=10)
         axes[1, j].imshow(canvas, cmap="gray_r", vmin=0, vmax=1)
         _image_axes(axes[1, j])
         axes[1, j].set_xlabel("samples, z ~ N(0, I)", fontsize=9)
