@@ -28,25 +28,78 @@ RTOL, ATOL = 1e-5, 1e-6  # how close a student's values must be to the reference
 Case = tuple[tuple[Any, ...], str, str | None]  # (arguments, how to describe them, hint if it fails, or None)
 
 
+def _decimals(text: str) -> int:
+    """Decimal places of a number as written: '0.81' -> 2, '543' -> 0, '1e-05' -> 5."""
+    mantissa, _, exponent = text.lower().partition("e")
+    places = len(mantissa.split(".")[1]) if "." in mantissa else 0
+    return max(places - int(exponent or 0), 0)
+
+
+def _as_written(value: Any) -> tuple[float, int] | None:
+    """A scalar answer as a float and the decimal places it was written with
+    (numeric strings and NumPy scalars included), or None if it is no number."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, int):
+        return float(value), 0
+    if isinstance(value, float):
+        return value, _decimals(repr(value))
+    if isinstance(value, str):
+        try:
+            return float(value.strip()), _decimals(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _same_number(answer: Any, want: float, tolerance: float) -> bool:
+    """``answer`` equals ``want`` within ``tolerance``, or is ``want`` rounded to
+    the decimals the answer was written with, as long as that keeps at least
+    two significant digits (0.81 for 0.8088 passes, 0.8 and 1 do not)."""
+    written = _as_written(answer)
+    if written is None:
+        return False
+    got, places = written
+    if abs(got - want) <= tolerance:
+        return True
+    return abs(want) >= 10.0 ** (1 - places) and round(want, places) == got
+
+
 def check_answer(answer: Any, expected: Any, *, tolerance: float = 0.0, hint: str = "") -> bool | None:
     """Self-check for the notebooks' exercises: print whether ``answer``
-    matches ``expected`` (strings exactly, numbers and arrays within
-    ``tolerance``). ``expected`` may be a function, called only when an
-    answer is given, so an unanswered exercise costs nothing. Returns True,
-    False, or None while the answer is still ``None``."""
+    matches ``expected``, and return True, False, or None while the answer is
+    still ``None``. ``expected`` may be a function, called only when an answer
+    is given, so an unanswered exercise costs nothing.
+
+    Strings match ignoring case and surrounding spaces (a class name may be
+    given as the number it is, 1 for "1"). Numbers, and lists or arrays of
+    them element by element, match within ``tolerance`` or at the precision
+    they are written with (0.81 or 0.809 for 0.8088, 543.4 for 543.43); ints,
+    floats, NumPy scalars and numeric strings count the same.
+    """
     if answer is None:
         print("Not answered yet: replace None with your answer and run this cell again.")
         return None
     if callable(expected):
         expected = expected()
     if isinstance(expected, str):
-        ok = isinstance(answer, str) and answer.strip().lower() == expected.lower()
+        if isinstance(answer, (int, np.integer)) and not isinstance(answer, bool):
+            answer = str(int(answer))
+        ok = isinstance(answer, str) and answer.strip().lower() == expected.strip().lower()
     else:
-        try:
-            got, want = np.asarray(answer, dtype=float), np.asarray(expected, dtype=float)
-            ok = got.shape == want.shape and bool(np.allclose(got, want, rtol=0.0, atol=tolerance))
-        except (TypeError, ValueError):
-            ok = False
+        want = np.asarray(expected, dtype=float)
+        items = answer.tolist() if isinstance(answer, np.ndarray) else answer
+        if want.ndim == 0:
+            ok = _same_number(items, float(want), tolerance)
+        else:
+            try:
+                shape_ok = np.shape(items) == want.shape
+            except ValueError:  # a ragged list
+                shape_ok = False
+            flat = np.asarray(items, dtype=object).ravel().tolist() if shape_ok else []
+            ok = shape_ok and all(_same_number(a, float(w), tolerance) for a, w in zip(flat, want.ravel()))
     print("Correct!" if ok else f"Not quite. {hint}".rstrip())
     return ok
 
