@@ -382,3 +382,19 @@ def test_loss_curves_shade_the_epochs_with_a_falling_learning_rate():
     constant = vh.plot_loss_curves(history | {"learning_rate": [1e-3] * 4}, title="t")
     assert not any(ax.patches for ax in constant.axes)
     plt.close(constant)
+
+
+def test_reconstructions_figure_puts_ten_pairs_per_row_and_labels_every_image():
+    import matplotlib.pyplot as plt
+
+    images = np.random.default_rng(0).random((20, 784)).astype("float32")
+    labels = np.repeat(np.arange(10), 2)
+    fig = vh.plot_reconstructions(images, images, labels, [str(k) for k in range(10)], "t")
+    grid = np.array(fig.axes).reshape(4, 10)  # originals, reconstructions, originals, reconstructions
+    assert [ax.get_title() for ax in grid[0]] == [str(k) for k in labels[:10]]
+    assert [ax.get_title() for ax in grid[2]] == [str(k) for k in labels[10:]]
+    assert grid[0, 0].get_ylabel() == "original" and grid[3, 0].get_ylabel() == "reconstruction"
+    plt.close(fig)
+    single = vh.plot_reconstructions(images[:1], images[:1], labels[:1], [str(k) for k in range(10)], "t")
+    assert len(single.axes) == 2
+    plt.close(single)

@@ -117,21 +117,29 @@ def plot_digit_grid(images: np.ndarray, labels: Sequence[int], class_names: Sequ
     return fig
 
 
-def plot_reconstructions(originals: np.ndarray, reconstructions: np.ndarray,
-                         labels: Sequence[int], class_names: Sequence[str], title: str) -> Any:
-    """Originals in the top row, their reconstructions in the row below."""
+def plot_reconstructions(originals: np.ndarray, reconstructions: np.ndarray, labels: Sequence[int],
+                         class_names: Sequence[str], title: str, ncols: int = 10) -> Any:
+    """Originals with their reconstructions in the row below, ``ncols``
+    images per row (more images continue in a second pair of rows)."""
     import matplotlib.pyplot as plt
 
     n = len(originals)
-    fig, axes = plt.subplots(2, n, figsize=(1.1 * n, 2.8), squeeze=False)
+    ncols = max(1, min(ncols, n))
+    blocks = math.ceil(n / ncols)
+    fig, axes = plt.subplots(2 * blocks, ncols, figsize=(1.1 * ncols, 2.7 * blocks + 0.6), squeeze=False)
+    for ax in axes.flat:
+        _image_axes(ax)
+        ax.set_frame_on(False)
     for i in range(n):
+        block, col = divmod(i, ncols)
         for row, imgs in enumerate((originals, reconstructions)):
-            ax = axes[row, i]
+            ax = axes[2 * block + row, col]
             ax.imshow(imgs[i].reshape(IMAGE_SIDE, IMAGE_SIDE), cmap="gray_r", vmin=0, vmax=1)
-            _image_axes(ax)
-        axes[0, i].set_title(class_names[int(labels[i])], fontsize=9)
-    axes[0, 0].set_ylabel("original")
-    axes[1, 0].set_ylabel("reconstruction")
+            ax.set_frame_on(True)
+        axes[2 * block, col].set_title(class_names[int(labels[i])], fontsize=11)
+    for block in range(blocks):
+        axes[2 * block, 0].set_ylabel("original", fontsize=10)
+        axes[2 * block + 1, 0].set_ylabel("reconstruction", fontsize=10)
     fig.suptitle(title)
     fig.tight_layout()
     return fig
