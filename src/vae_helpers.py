@@ -45,7 +45,7 @@ import numpy as np
 from keras import ops
 
 from vae_machinery import fast_training
-from vae_machinery.bfloat16 import Dense, resolve_matmul_precision, set_matmul_precision, uses_xla
+from vae_machinery.bfloat16 import Dense
 from vae_machinery.errors import ArtifactsError, ParameterError
 from vae_machinery.fast_training import (
     CHECKPOINT_FILE,
@@ -291,11 +291,8 @@ def compile_vae(model: VAE, learning_rate: float, *, total_steps: int | None = N
     schedule: Any = learning_rate
     if total_steps is not None and lr_decay > 0:
         schedule = ConstantThenLinearDecay(learning_rate, total_steps, lr_decay)
-    set_matmul_precision(model, resolve_matmul_precision(matmul_precision, uses_xla()))
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule, beta_2=ADAM_BETA_2),
-                  jit_compile=uses_xla(),
-                  # Keras' PyTorch backend runs one step per call only.
-                  steps_per_execution=steps_per_execution if keras.backend.backend() != "torch" else 1)
+    optimizer = keras.optimizers.Adam(learning_rate=schedule, beta_2=ADAM_BETA_2)
+    fast_training.compile_fast(model, optimizer, matmul_precision, steps_per_execution)
     return model
 
 
@@ -525,7 +522,13 @@ def set_seed(seed: int) -> None:
 # ==========================================================================
 # The machinery, also available here: vh.plot_loss_curves, vh.latent_explorer, ...
 # ==========================================================================
-from vae_machinery.bfloat16 import bfloat16_matmul, bfloat16_matmul_supported, matmul_precision  # noqa: E402
+from vae_machinery.bfloat16 import (  # noqa: E402
+    bfloat16_matmul,
+    bfloat16_matmul_supported,
+    matmul_precision,
+    resolve_matmul_precision,
+    set_matmul_precision,
+)
 from vae_machinery.errors import DataError, VAEError  # noqa: E402
 from vae_machinery.exercises import (  # noqa: E402
     check_answer,

@@ -22,7 +22,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from .bfloat16 import matmul_precision
+from .bfloat16 import matmul_precision, resolve_matmul_precision, set_matmul_precision, uses_xla
 from .errors import ArtifactsError, ParameterError
 from .files import atomic_write
 
@@ -215,3 +215,15 @@ def training_tensors(data: Any, batch_size: int) -> tuple[Any, Any]:
 
     x_val = tf.constant(data.x_val)
     return tf.constant(data.x_train), epoch_batches(x_val, np.arange(len(data.x_val)), batch_size)
+
+
+def compile_fast(model: Any, optimizer: Any, matmul_precision: str = "auto",
+                 steps_per_execution: int = STEPS_PER_EXECUTION) -> None:
+    """``model.compile(optimizer)`` with the settings that make training fast
+    without changing what a step computes (docs/performance.md): XLA
+    compilation on TensorFlow and JAX, ``steps_per_execution`` batches per
+    call from Python (Keras' PyTorch backend runs one), and the number format
+    of the training steps' matrix products (``MATMUL_PRECISION``)."""
+    set_matmul_precision(model, resolve_matmul_precision(matmul_precision, uses_xla()))
+    model.compile(optimizer=optimizer, jit_compile=uses_xla(),
+                  steps_per_execution=steps_per_execution if keras.backend.backend() != "torch" else 1)
