@@ -47,6 +47,7 @@ import vae_helpers as vh  # noqa: E402
 import keras  # noqa: E402
 from train_speed import cpu_name  # noqa: E402
 
+from vae_machinery import fast_training  # noqa: E402
 from vae_machinery.bfloat16 import uses_xla  # noqa: E402
 from vae_machinery.files import atomic_write, write_json  # noqa: E402
 
@@ -126,7 +127,7 @@ def total_steps(data: vh.Dataset, epochs: int, batch_size: int = BATCH_SIZE) -> 
 
 def compile_model(model: vh.VAE, config: Config, steps: int) -> None:
     """Compile like vh.compile_vae; the variant schedule or beta_2 where the
-    configuration asks for one (everything else copied from compile_vae)."""
+    configuration asks for one, with the same speed settings (compile_fast)."""
     if config.is_standard():
         vh.compile_vae(model, LEARNING_RATE, total_steps=steps, lr_decay=config.lr_decay)
         return
@@ -135,10 +136,7 @@ def compile_model(model: vh.VAE, config: Config, steps: int) -> None:
         schedule = keras.optimizers.schedules.CosineDecay(LEARNING_RATE, decay_steps=steps)
     elif config.lr_decay > 0:
         schedule = vh.ConstantThenLinearDecay(LEARNING_RATE, steps, config.lr_decay)
-    vh.set_matmul_precision(model, vh.resolve_matmul_precision("auto", uses_xla()))
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=schedule, beta_2=config.beta_2),
-                  jit_compile=uses_xla(),
-                  steps_per_execution=vh.STEPS_PER_EXECUTION if keras.backend.backend() != "torch" else 1)
+    fast_training.compile_fast(model, keras.optimizers.Adam(learning_rate=schedule, beta_2=config.beta_2))
 
 
 def train_one(config: Config, seed: int, data: vh.Dataset, epochs: int) -> dict[str, Any]:

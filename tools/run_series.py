@@ -24,7 +24,6 @@ error, so a typo does not silently run the defaults.
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import subprocess
 import sys
@@ -183,20 +182,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def figures_folder(params: dict, paths: list[Path]) -> Path:
-    """Where the notebooks wrote their figures (see vae_machinery.parameters.figures_dir):
-    IMGS_DIR if given; the committed imgs/ if every parameter passed equals the
-    notebooks' own default; else the run's folder (ARTIFACTS_DIR, or SWEEP_DIR for 07)."""
-    if params.get("IMGS_DIR") is not None:
-        return (NOTEBOOKS / str(params["IMGS_DIR"])).resolve()
-    defaults = {}
-    for path in paths:
-        for name, spec in pm.inspect_notebook(str(path)).items():
-            defaults[name] = ast.literal_eval(spec["default"])
-    ignored = {"DATA_DIR", "RESUME", "RERUN"}  # they do not change the figures
-    if all(defaults.get(k) == v for k, v in params.items() if k not in ignored):
-        return (NOTEBOOKS / "../imgs").resolve()
+    """Where the notebooks wrote their figures: the rule they follow themselves
+    (vae_machinery.parameters.figures_dir), for this run's parameters."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from vae_machinery.parameters import SERIES_DEFAULTS, figures_dir, is_default_run
+
     run_dir = "SWEEP_DIR" if any(p.name == EXPERIMENTS for p in paths) else "ARTIFACTS_DIR"
-    return (NOTEBOOKS / str(params.get(run_dir, defaults.get(run_dir))) / "imgs").resolve()
+    folder = figures_dir(params.get("IMGS_DIR"), params.get(run_dir, SERIES_DEFAULTS[run_dir]),
+                         is_default_run(**params))
+    return (NOTEBOOKS / folder).resolve()
 
 
 if __name__ == "__main__":
