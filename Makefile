@@ -29,8 +29,8 @@ help:
 
 $(VENV)/.installed: requirements.txt
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; \
-	  sys.exit(0 if (3, 10) <= v <= (3, 13) else \
-	  f"Python {v[0]}.{v[1]} is not supported: use 3.10-3.13, e.g. make run PYTHON=python3.12")'
+	  sys.exit(0 if (3, 11) <= v <= (3, 13) else \
+	  f"Python {v[0]}.{v[1]} is not supported: use 3.11-3.13, e.g. make run PYTHON=python3.12")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt

@@ -531,12 +531,15 @@ from vae_machinery.bfloat16 import (  # noqa: E402
 )
 from vae_machinery.errors import DataError, VAEError  # noqa: E402
 from vae_machinery.exercises import (  # noqa: E402
+    EXERCISES,
+    check,
     check_answer,
     check_interpolation,
     check_kl_divergence,
     check_log_mean_exp,
     check_reparameterize,
     check_vae_loss,
+    grade,
 )
 from vae_machinery.explorer import EXPLORER_MAX_SLIDERS, EXPLORER_TEXT, LatentExplorer, latent_explorer  # noqa: E402
 from vae_machinery.idx_data import parse_idx  # noqa: E402
@@ -575,14 +578,14 @@ __all__ = [
     "save_artifacts", "set_seed", "train_vae", "vae_loss", "versions",
     # the machinery, from vae_machinery
     "ArtifactsError", "BINARIZE_MODES", "CHECKPOINT_FILE", "CONFIG_FILE", "ConstantThenLinearDecay",
-    "DATASETS", "DataError", "Dense", "EXPLORER_MAX_SLIDERS", "EXPLORER_TEXT", "EpochLogger", "HISTORY_FILE",
-    "LatentExplorer", "MATMUL_PRECISIONS", "MODEL_FILE", "ParameterError", "SERIES_DEFAULTS",
-    "STEPS_PER_EXECUTION", "SWEEP_COLUMNS", "VAEError", "bfloat16_matmul", "bfloat16_matmul_supported",
-    "check_answer", "check_interpolation", "check_kl_divergence", "check_log_mean_exp", "check_parameters",
-    "check_reparameterize", "check_vae_loss", "epoch_batches", "epoch_order", "figures_dir", "format_table",
-    "is_default_run", "latent_explorer", "matmul_precision", "parse_idx", "plan_sweep", "plot_digit_grid",
-    "plot_image_panels", "plot_interpolations", "plot_latent_space", "plot_latent_sweep", "plot_loss_curves",
-    "plot_manifold", "plot_rate_distortion", "plot_reconstructions", "plot_samples", "plot_sweep_gallery",
-    "project_2d", "resolve_matmul_precision", "save_figure", "set_matmul_precision", "tile_images",
-    "write_csv",
+    "DATASETS", "DataError", "Dense", "EXERCISES", "EXPLORER_MAX_SLIDERS", "EXPLORER_TEXT", "EpochLogger",
+    "HISTORY_FILE", "LatentExplorer", "MATMUL_PRECISIONS", "MODEL_FILE", "ParameterError",
+    "SERIES_DEFAULTS", "STEPS_PER_EXECUTION", "SWEEP_COLUMNS", "VAEError", "bfloat16_matmul",
+    "bfloat16_matmul_supported", "check", "check_answer", "check_interpolation", "check_kl_divergence",
+    "check_log_mean_exp", "check_parameters", "check_reparameterize", "check_vae_loss", "epoch_batches",
+    "epoch_order", "figures_dir", "format_table", "grade", "is_default_run", "latent_explorer",
+    "matmul_precision", "parse_idx", "plan_sweep", "plot_digit_grid", "plot_image_panels",
+    "plot_interpolations", "plot_latent_space", "plot_latent_sweep", "plot_loss_curves", "plot_manifold",
+    "plot_rate_distortion", "plot_reconstructions", "plot_samples", "plot_sweep_gallery", "project_2d",
+    "resolve_matmul_precision", "save_figure", "set_matmul_precision", "tile_images", "write_csv",
 ]

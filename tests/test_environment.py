@@ -13,13 +13,14 @@ from check_environment import environment_problems  # noqa: E402
 
 def test_supported_environment_has_no_problems():
     assert environment_problems((3, 11), (3, 15), (2, 21), (2, 4)) == []
-    assert environment_problems((3, 10), (3, 12), (2, 21), (2, 2)) == []
+    assert environment_problems((3, 13), (3, 15), (2, 21), (2, 4)) == []
 
 
 @pytest.mark.parametrize(
     ("versions", "message"),
     [
         (((3, 14), (3, 15), (2, 21), (2, 4)), "Python 3.14 is not supported"),
+        (((3, 10), (3, 12), (2, 21), (2, 2)), r"Python 3.10 is not supported \(use 3.11-3.13\)"),
         (((3, 11), (2, 15), (2, 15), (1, 26)), "Keras 2.15 found; the series needs Keras 3"),
         (((3, 12), (3, 3), (2, 17), (2, 0)), "TensorFlow 2.17 is too old.*NumPy 1.x"),
         (((3, 11), (3, 15), None, (2, 4)), "TensorFlow is not installed"),

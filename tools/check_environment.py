@@ -25,8 +25,8 @@ def environment_problems(python: tuple[int, ...], keras: tuple[int, ...] | None,
                          tensorflow: tuple[int, ...] | None, numpy: tuple[int, ...] | None) -> list[str]:
     """What is wrong with these versions for this series (empty if nothing)."""
     problems = []
-    if not (3, 10) <= python[:2] <= (3, 13):
-        problems.append(f"Python {python[0]}.{python[1]} is not supported (use 3.10-3.13)")
+    if not (3, 11) <= python[:2] <= (3, 13):
+        problems.append(f"Python {python[0]}.{python[1]} is not supported (use 3.11-3.13)")
     if keras is None or keras < (3, 0):
         problems.append(f"Keras {keras and '.'.join(map(str, keras))} found; the series needs Keras 3")
     if tensorflow is None:

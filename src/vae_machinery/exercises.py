@@ -15,8 +15,12 @@ run (``import vae_helpers as vh`` inside the function), never at the top.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import math
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import keras
@@ -24,6 +28,7 @@ import numpy as np
 from keras import ops
 
 RTOL, ATOL = 1e-5, 1e-6  # how close a student's values must be to the reference's
+FLOAT32_RTOL = 1e-6  # numbers a student computed in float32 differ from float64 by about this much
 
 Case = tuple[tuple[Any, ...], str, str | None]  # (arguments, how to describe them, hint if it fails, or None)
 
@@ -38,33 +43,44 @@ def _decimals(text: str) -> int:
 def _as_written(value: Any) -> tuple[float, int] | None:
     """A scalar answer as a float and the decimal places it was written with
     (numeric strings and NumPy scalars included), or None if it is no number."""
-    if isinstance(value, bool):
+    if isinstance(value, (bool, np.bool_)):
         return None
-    if isinstance(value, np.generic):
+    if isinstance(value, np.floating):  # str() is NumPy's shortest form: 0.8003262 for a float32
+        value = str(value)
+    elif isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, int):
         return float(value), 0
     if isinstance(value, float):
         return value, _decimals(repr(value))
     if isinstance(value, str):
+        text = value.strip().replace(",", "")
+        percent = text.endswith("%")  # "80.9%" is 0.809, written to three decimals
+        text = text.removesuffix("%").strip()
         try:
-            return float(value.strip()), _decimals(value.strip())
+            number, places = float(text), _decimals(text)
         except ValueError:
             return None
+        return (round(number / 100, places + 2), places + 2) if percent else (number, places)
     return None
 
 
-def _same_number(answer: Any, want: float, tolerance: float) -> bool:
-    """``answer`` equals ``want`` within ``tolerance``, or is ``want`` rounded to
-    the decimals the answer was written with, as long as that keeps at least
-    two significant digits (0.81 for 0.8088 passes, 0.8 and 1 do not)."""
+def _same_number(answer: Any, want: float, tolerance: float, places: int | None = None,
+                 scale: float | None = None) -> bool:
+    """``answer`` equals ``want`` within ``tolerance`` (plus float32's rounding), or is ``want`` rounded to
+    the decimals the answer was written with (at least ``places``), as long as that keeps at least
+    two significant digits of ``want`` (of ``scale``, for a list: its largest value):
+    0.81 for 0.8088 passes, 0.8 and 1 do not."""
     written = _as_written(answer)
     if written is None:
         return False
-    got, places = written
-    if abs(got - want) <= tolerance:
+    got, written_places = written
+    places = written_places if places is None else max(places, written_places)
+    if math.isnan(want) or math.isnan(got):  # a model that gives NaN: only NaN is the right answer
+        return math.isnan(want) and math.isnan(got)
+    if abs(got - want) <= tolerance + FLOAT32_RTOL * abs(want):
         return True
-    return abs(want) >= 10.0 ** (1 - places) and round(want, places) == got
+    return max(abs(want), scale or 0.0) >= 10.0 ** (1 - places) and round(want, places) == got
 
 
 def check_answer(answer: Any, expected: Any, *, tolerance: float = 0.0, hint: str = "") -> bool | None:
@@ -77,7 +93,7 @@ def check_answer(answer: Any, expected: Any, *, tolerance: float = 0.0, hint: st
     given as the number it is, 1 for "1"). Numbers, and lists or arrays of
     them element by element, match within ``tolerance`` or at the precision
     they are written with (0.81 or 0.809 for 0.8088, 543.4 for 543.43); ints,
-    floats, NumPy scalars and numeric strings count the same.
+    floats, NumPy scalars and numeric strings ("0.81", "80.9%") count the same.
     """
     if answer is None:
         print("Not answered yet: replace None with your answer and run this cell again.")
@@ -99,7 +115,11 @@ def check_answer(answer: Any, expected: Any, *, tolerance: float = 0.0, hint: st
             except ValueError:  # a ragged list
                 shape_ok = False
             flat = np.asarray(items, dtype=object).ravel().tolist() if shape_ok else []
-            ok = shape_ok and all(_same_number(a, float(w), tolerance) for a, w in zip(flat, want.ravel()))
+            # A list is written to one precision: [0.23, 0.1] is [0.23, 0.10] (a float drops the zero).
+            places = max((w[1] for w in map(_as_written, flat) if w is not None), default=0)
+            scale = float(np.max(np.abs(want))) if want.size else 0.0  # two significant digits of the largest
+            ok = shape_ok and all(_same_number(a, float(w), tolerance, places, scale)
+                                  for a, w in zip(flat, want.ravel()))
     print("Correct!" if ok else f"Not quite. {hint}".rstrip())
     return ok
 
@@ -138,6 +158,13 @@ def _random(*shapes: tuple[int, ...], seed: int, scale: float = 1.0) -> list[np.
     """Standard normal float32 arrays of the given shapes (times ``scale``), from a fixed seed."""
     rng = np.random.default_rng(seed)
     return [np.float32(scale) * rng.standard_normal(shape, dtype=np.float32) for shape in shapes]
+
+
+def _random_shapes(shapes: list[tuple[int, ...]], extra_shapes: list[tuple[int, ...]],
+                   extra: bool) -> list[tuple[int, tuple[int, ...]]]:
+    """(seed, shape) pairs for the random cases: ``shapes`` with seeds 0, 1, ...; with
+    ``extra`` (the hidden tests) also ``extra_shapes``, with seeds from 100."""
+    return list(enumerate(shapes)) + (list(enumerate(extra_shapes, start=100)) if extra else [])
 
 
 def _as_array(value: Any, what: str) -> np.ndarray:
@@ -210,7 +237,7 @@ NO_GRADIENT_HINT = ("compute z with keras.ops (ops.exp), not NumPy: np.asarray a
                     "tensors into plain arrays, and backpropagation cannot go through them.")
 
 
-def check_reparameterize(fn: Callable[..., Any] | None) -> bool | None:
+def check_reparameterize(fn: Callable[..., Any] | None, *, extra: bool = False) -> bool | None:
     """Check a student's ``reparameterize(z_mean, z_log_var, eps)``: z against
     ``vae_helpers.reparameterize`` on hand-picked and random float32 inputs
     of shapes (5, 2) and (3, 20), z of the inputs' shape, and (TensorFlow
@@ -225,7 +252,7 @@ def check_reparameterize(fn: Callable[..., Any] | None) -> bool | None:
         cases = [((m, v, e), _inputs(z_mean=m, z_log_var=v, eps=e), None) for m, v, e in small]
         cases += [(tuple(_random(shape, shape, shape, seed=seed)),
                    f"random z_mean, z_log_var and eps of shape {shape}", None)
-                  for seed, shape in enumerate([(5, 2), (3, 20)])]
+                  for seed, shape in _random_shapes([(5, 2), (3, 20)], [(7, 3), (2, 50)], extra)]
         _expect_cases(fn, vh.reparameterize, cases, what="z",
                       shape_hint="z has the shape of z_mean: one sample per element, nothing summed.")
         _expect_gradients(fn, *cases[2][0])
@@ -256,7 +283,7 @@ def _expect_gradients(fn: Callable[..., Any], z_mean: np.ndarray, z_log_var: np.
                       case=f"random z_mean, z_log_var and eps of shape {z_mean.shape}")
 
 
-def check_kl_divergence(fn: Callable[..., Any] | None) -> bool | None:
+def check_kl_divergence(fn: Callable[..., Any] | None, *, extra: bool = False) -> bool | None:
     """Check a student's ``kl_divergence(z_mean, z_log_var)`` against
     ``vae_helpers.kl_divergence``: one value per row, on hand-picked inputs
     (mu = 0 or 1 with sigma = 1; log sigma^2 = +-2) and random ones."""
@@ -269,7 +296,7 @@ def check_kl_divergence(fn: Callable[..., Any] | None) -> bool | None:
                  (np.zeros((1, 2), np.float32), np.array([[2, -2]], np.float32))]
         cases = [((m, v), _inputs(z_mean=m, z_log_var=v), None) for m, v in small]
         cases += [(tuple(_random(shape, shape, seed=seed)), f"random z_mean and z_log_var of shape {shape}",
-                   None) for seed, shape in enumerate([(4, 3), (6, 20)])]
+                   None) for seed, shape in _random_shapes([(4, 3), (6, 20)], [(5, 7), (3, 50)], extra)]
         _expect_cases(fn, vh.kl_divergence, cases, what="KL",
                       shape_hint="one KL per row (image): sum over the latent axis only (axis=-1), "
                                  "not over the batch.")
@@ -278,7 +305,7 @@ def check_kl_divergence(fn: Callable[..., Any] | None) -> bool | None:
                          "z_log_var); z_log_var is log sigma^2, so sigma^2 = exp(z_log_var).")
 
 
-def check_vae_loss(fn: Callable[..., Any] | None) -> bool | None:
+def check_vae_loss(fn: Callable[..., Any] | None, *, extra: bool = False) -> bool | None:
     """Check a student's ``vae_loss(x, logits, z_mean, z_log_var, beta)``
     against ``vae_helpers.vae_loss`` on 3 random images (784 pixels) with
     beta = 1, 0.5 and 4: one value per image, BCE + beta * KL."""
@@ -292,7 +319,8 @@ def check_vae_loss(fn: Callable[..., Any] | None) -> bool | None:
         images = "3 random images (x and logits of shape (3, 784), z_mean and z_log_var of shape (3, 5))"
         beta_hint = "multiply the KL term, and only it, by beta: loss = BCE + beta * KL."
         cases = [((x, logits, z_mean, z_log_var, beta), f"{images} and beta={beta:g}",
-                  None if beta == 1.0 else beta_hint) for beta in (1.0, 0.5, 4.0)]
+                  None if beta == 1.0 else beta_hint)
+                 for beta in (1.0, 0.5, 4.0) + ((2.0, 0.25) if extra else ())]
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             _expect_cases(fn, vh.vae_loss, cases, what="loss",
@@ -309,7 +337,7 @@ def check_vae_loss(fn: Callable[..., Any] | None) -> bool | None:
                          "and the decoder gives logits, not probabilities.")
 
 
-def check_log_mean_exp(fn: Callable[..., Any] | None) -> bool | None:
+def check_log_mean_exp(fn: Callable[..., Any] | None, *, extra: bool = False) -> bool | None:
     """Check a student's ``log_mean_exp(a, axis=-1)`` (NumPy) against
     ``vae_helpers.log_mean_exp``: a hand-picked row, rows around +1000 and
     -1000 (the result must be finite), and a random (3, 5) array along
@@ -326,6 +354,10 @@ def check_log_mean_exp(fn: Callable[..., Any] | None) -> bool | None:
         cases = [((a, -1), _inputs(a=a, axis=-1), hint) for a, hint in rows]
         a = 3.0 * np.random.default_rng(9).standard_normal((3, 5))
         cases += [((a, axis), f"a random array a of shape (3, 5) and axis={axis}", None) for axis in (-1, 0)]
+        if extra:
+            b = 40.0 * np.random.default_rng(109).standard_normal((4, 6)) - 300.0
+            cases += [((b, axis), f"a random array a of shape (4, 6) around -300 and axis={axis}", None)
+                      for axis in (1, -2)]
         _expect_cases(fn, vh.log_mean_exp, cases, what="result",
                       shape_hint="the result has the shape of a without the axis you average over.")
 
@@ -339,7 +371,7 @@ def _interpolation_reference(z_start: np.ndarray, z_end: np.ndarray, steps: int)
     return (1.0 - t) * np.asarray(z_start, np.float64) + t * np.asarray(z_end, np.float64)
 
 
-def check_interpolation(fn: Callable[..., Any] | None) -> bool | None:
+def check_interpolation(fn: Callable[..., Any] | None, *, extra: bool = False) -> bool | None:
     """Check a student's ``interpolate_latent(z_start, z_end, steps)``:
     ``steps`` evenly spaced points from z_start to z_end, both ends included,
     in that order, as an array of shape (steps, latent_dim)."""
@@ -352,9 +384,196 @@ def check_interpolation(fn: Callable[..., Any] | None) -> bool | None:
                  for steps in (3, 2)]
         cases.append((tuple(_random((5,), (5,), seed=10)) + (7,),
                       "random z_start and z_end of size 5 and steps=7", None))
+        if extra:
+            cases.append((tuple(_random((3,), (3,), seed=110)) + (11,),
+                          "random z_start and z_end of size 3 and steps=11", None))
         _expect_cases(fn, _interpolation_reference, cases, what="interpolation",
                       shape_hint="return steps points, both ends included: an array of shape "
                                  "(steps, latent_dim).")
 
     return _verdict(run, "t = np.linspace(0, 1, steps) includes both ends; point i is (1 - t[i]) * "
                          "z_start + t[i] * z_end, so the first row is z_start and the last z_end.")
+
+
+# --------------------------------------------------------------------------
+# The series' exercises, by number: what the self-check cells call
+# --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise of the series. A value exercise computes its answer from the
+    notebook's objects (``answer(**context)``, e.g. ``data=data``), so the check
+    cell never shows it; a code exercise names the check that runs the
+    student's function (``code_check(fn, extra=...)``)."""
+
+    title: str
+    answer: Callable[..., Any] | None = None
+    code_check: Callable[..., bool | None] | None = None
+    tolerance: float = 0.0
+    hint: str = ""
+
+
+def _decoded(model: Any, point: float) -> np.ndarray:
+    """The image the model decodes at z = (point, point, ...)."""
+    return model.decode(np.full((1, model.latent_dim), point, "float32"))[0]
+
+
+def _per_image_bce(x: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    """BCE of every image against pixel probabilities (NumPy, clipped away from 0 and 1)."""
+    p = np.clip(probabilities, 1e-7, 1 - 1e-7)
+    return -np.sum(x * np.log(p) + (1 - x) * np.log(1 - p), axis=1)
+
+
+def _reconstruct(model: Any, x: np.ndarray) -> np.ndarray:
+    import vae_helpers as vh
+
+    return vh.reconstruct(model, x)
+
+
+def _sampled_bce(model: Any, data: Any, seed: int = 0) -> float:
+    """Mean BCE of the first 1,000 test images decoded from z = mu + sigma * eps,
+    eps from ``np.random.default_rng(seed)``."""
+    import vae_helpers as vh  # here, not at the top: vae_helpers imports this module
+
+    x = data.x_test[:1000]
+    z_mean, z_log_var = model.encoder(x)
+    eps = np.random.default_rng(seed).standard_normal(tuple(z_mean.shape)).astype("float32")
+    logits = model.decoder(vh.reparameterize(z_mean, z_log_var, eps))
+    return float(np.mean(ops.convert_to_numpy(vh.reconstruction_bce(x, logits))))
+
+
+def _log_px_by_k(model: Any, data: Any, seed: int) -> list[float]:
+    import vae_helpers as vh
+
+    return [vh.iwae_log_likelihood(model, data.x_val[:500], k=k, seed=seed)["log_px"] for k in (1, 10, 100)]
+
+
+def _kl_of(mean: Sequence[float], log_var: Sequence[float]) -> float:
+    import vae_helpers as vh
+
+    return float(ops.convert_to_numpy(vh.kl_divergence(np.array([mean], "float32"),
+                                                       np.array([log_var], "float32")))[0])
+
+
+def _parameter_count() -> int:
+    import vae_helpers as vh
+
+    return vh.VAE(latent_dim=2, hidden_dim=512).count_params()
+
+
+def _know_nothing_bce() -> float:
+    import vae_helpers as vh
+
+    x = np.random.default_rng(0).random((1, 784), dtype=np.float32)  # any image: p = 0.5 costs log 2 a pixel
+    return float(ops.convert_to_numpy(vh.reconstruction_bce(x, np.zeros((1, 784), "float32")))[0])
+
+
+def _most_confused(nearest: np.ndarray, data: Any) -> str:
+    error_rate = [np.mean(nearest[data.y_test == k] != k) for k in range(len(data.class_names))]
+    return data.class_names[int(np.argmax(error_rate))]
+
+
+def _worst_reconstruction(model: Any, data: Any) -> int:
+    return int(np.argmax(_per_image_bce(data.x_test, _reconstruct(model, data.x_test))))
+
+
+def _best_beta(beta_rows: Sequence[dict[str, Any]]) -> float:
+    return min(beta_rows, key=lambda row: row["test_neg_elbo"])["BETA"]
+
+
+def _nats_saved(by_dim: dict[int, dict[str, Any]]) -> float:
+    return by_dim[min(by_dim)]["test_neg_elbo"] - by_dim[max(by_dim)]["test_neg_elbo"]
+
+
+EXERCISES: dict[str, Exercise] = {
+    "01.1": Exercise(
+        "how empty is an image?", lambda data: float(np.mean(data.x_train == 0)),
+        hint="Compare data.x_train with 0 and take the mean of the resulting True/False array."),
+    "01.2": Exercise(
+        "the most common class", lambda data: data.class_names[int(np.argmax(np.bincount(data.y_train)))],
+        hint="np.bincount(data.y_train) counts the images per class; np.argmax finds the largest."),
+    "01.3": Exercise(
+        "the average digit", lambda data: data.x_test[data.y_test == 3].mean(axis=0), tolerance=1e-4,
+        hint="Select the rows of data.x_test whose label (data.y_test) is 3, then average over axis 0."),
+    "02.1": Exercise("the reparameterisation trick", code_check=check_reparameterize),
+    "02.2": Exercise("the KL in code", code_check=check_kl_divergence),
+    "02.3": Exercise("the loss of one image", code_check=check_vae_loss),
+    "02.4": Exercise(
+        "a KL by hand", lambda: _kl_of([1.0, 0.0], [0.0, 0.0]), tolerance=1e-4,
+        hint="Per dimension: (mu^2 + sigma^2 - 1 - log sigma^2) / 2, with sigma^2 = exp(0) = 1."),
+    "02.5": Exercise(
+        "count the parameters", _parameter_count,
+        hint="Encoder: 784->512, 512->512, then two heads 512->2. Decoder: 2->512, 512->512, 512->784. "
+             "Each layer from a to b units has a*b weights and b biases."),
+    "02.6": Exercise(
+        "the loss of a know-nothing decoder", _know_nothing_bce, tolerance=0.01,
+        hint="-[x log 0.5 + (1 - x) log 0.5] = log 2 for every pixel; there are 784 pixels."),
+    "03.1": Exercise("the average inside the log", code_check=check_log_mean_exp),
+    "03.2": Exercise(
+        "read the training history", lambda history: int(np.argmax(history["val_kl_loss"])) + 1,
+        hint="np.argmax gives a position counted from 0; epochs are counted from 1."),
+    "03.3": Exercise(
+        "watch the bound tighten", _log_px_by_k,
+        hint="Use data.x_val[:500] and K = 1, 10, 100 in that order, with seed=SEED."),
+    "03.4": Exercise(
+        "what a larger beta costs", lambda history: 3.0 * history["val_kl_loss"][-1],
+        tolerance=0.02,  # 3 x a KL printed with two decimals
+        hint="The loss is BCE + beta * KL: going from beta = 1 to beta = 4 adds 3 * KL. "
+             "Use the last epoch's validation KL, history['val_kl_loss'][-1]."),
+    "04.1": Exercise(
+        "the worst reconstruction", _worst_reconstruction,
+        hint="Sum the BCE over axis 1 (pixels) to get one value per image, then take np.argmax."),
+    "04.2": Exercise(
+        "a sample or the mean?", _sampled_bce, tolerance=0.05,
+        hint="z = vh.reparameterize(z_mean, z_log_var, eps) with z_mean, z_log_var = model.encoder(x) "
+             "for x = data.x_test[:1000] and eps from np.random.default_rng(0).standard_normal("
+             "z_mean.shape); then the mean of vh.reconstruction_bce(x, model.decoder(z))."),
+    "05.1": Exercise(
+        "decode a chosen point", lambda model: _decoded(model, 0.0), tolerance=1e-5,
+        hint="Build z with np.zeros((1, LATENT_DIM), 'float32'), decode it and take row 0."),
+    "05.2": Exercise(
+        "far outside the prior", lambda model: _decoded(model, 6.0), tolerance=1e-5,
+        hint="np.full((1, LATENT_DIM), 6.0, 'float32') is the point (6, 6, ...)."),
+    "06.1": Exercise("walk from one digit to another", code_check=check_interpolation),
+    "06.2": Exercise(
+        "the centre of a class", lambda mu, data: mu[data.y_test == 0].mean(axis=0), tolerance=1e-4,
+        hint="Select the rows of mu where data.y_test == 0 and average over axis 0."),
+    "06.3": Exercise(
+        "which classes overlap most?", _most_confused,
+        hint="For each class k, the error rate is the mean of (nearest != k) over the images with label k."),
+    "07.1": Exercise(
+        "the best beta", _best_beta,
+        hint="Each row of beta_rows is a dict; min(..., key=...) finds the row with the smallest value."),
+    "07.2": Exercise(
+        "what the extra dimensions buy", _nats_saved,
+        tolerance=0.011,  # a difference of two numbers printed with two decimals
+        hint="by_dim maps each latent size to its row; subtract the largest size's value from the "
+             "smallest's."),
+}
+
+
+def _judge(exercise: str, answer: Any, context: dict[str, Any], *, extra: bool) -> bool | None:
+    """Print the verdict on ``answer`` (see :func:`check`) and return it."""
+    if exercise not in EXERCISES:
+        raise KeyError(f"no exercise {exercise!r}: the series has {', '.join(EXERCISES)}")
+    spec = EXERCISES[exercise]
+    if spec.code_check is not None:
+        return spec.code_check(answer, extra=extra)
+    return check_answer(answer, lambda: spec.answer(**context), tolerance=spec.tolerance, hint=spec.hint)
+
+
+def check(exercise: str, answer: Any, **context: Any) -> None:
+    """The public self-check of exercise ``exercise`` ("01.1", ...): prints
+    "Correct!", or "Not quite" with a hint, or "Not answered yet". ``context``
+    holds the notebook objects the answer is computed from (``data=data``)."""
+    _judge(exercise, answer, context, extra=False)
+
+
+def grade(exercise: str, answer: Any, **context: Any) -> None:
+    """The hidden test of an exercise, for grading: the same verdict as
+    :func:`check` (code exercises also on further random inputs), silent when
+    right, an ``AssertionError`` saying what is wrong otherwise."""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        verdict = _judge(exercise, answer, context, extra=True)
+    if not verdict:
+        raise AssertionError(f"Exercise {exercise}: {printed.getvalue().strip()}")

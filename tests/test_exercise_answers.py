@@ -1,0 +1,320 @@
+"""Every exercise's self-check grades like a careful teaching assistant.
+
+For each exercise of the series (``vh.EXERCISES``) this runs the worked
+solution exactly as the notebook's answer cell has it (the code between
+``### BEGIN SOLUTION`` and ``### END SOLUTION``), on small stand-ins for the
+notebook's objects (random images, an untrained model, a made-up history),
+and checks that
+
+* the check accepts the solution's answer, in the forms a student may write
+  it: as the solution prints it ("80.9%", "543.43"), rounded to two or three
+  decimals, as a string, as a NumPy scalar, an int for a class name;
+* it rejects at least two plausible wrong answers (the usual mistakes:
+  off by one, the wrong axis, the other class, the value from the mean);
+* the hidden test (``vh.grade``) agrees: silent on the right answer, an
+  AssertionError on each wrong one.
+
+Code exercises are graded by behaviour (tests/test_code_exercises.py has
+their detailed messages); here the notebook's own solution must pass and two
+usual mistakes must fail, through the same ``vh.check`` / ``vh.grade`` calls
+the notebooks make.
+"""
+
+import contextlib
+import io
+import math
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import matplotlib
+import nbformat
+import numpy as np
+import pytest
+from keras import ops
+
+import vae_helpers as vh
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTION = re.compile(r"### BEGIN SOLUTION\n(.*?)\n### END SOLUTION", re.S)
+CHECK_CALL = re.compile(r'vh\.check\("(\d\d\.\d)", (\w+)((?:, \w+=\w+)*)\)')
+
+
+def _exercise_cells() -> dict[str, tuple[str, str, dict[str, str]]]:
+    """Exercise id -> (solution code, answer variable, {context keyword: notebook name})."""
+    found = {}
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        cells = nbformat.read(path, as_version=4).cells
+        for answer, check in zip(cells, cells[1:]):
+            if "exercise" not in answer.metadata.get("tags", []):
+                continue
+            exercise, variable, context = CHECK_CALL.search(check.source).groups()
+            keywords = dict(pair.split("=") for pair in context.split(", ") if pair)
+            found[exercise] = (SOLUTION.search(answer.source).group(1), variable, keywords)
+    return found
+
+
+CELLS = _exercise_cells()
+
+
+# --------------------------------------------------------------------------
+# Stand-ins for the notebooks' objects
+# --------------------------------------------------------------------------
+def _images(rng: np.random.Generator, labels: np.ndarray) -> np.ndarray:
+    """Images like MNIST's: mostly exact 0s, strokes of 1s and grey pixels of any level,
+    drawn around one random "digit" shape per class, so a model can learn them."""
+    shapes = np.random.default_rng(99).random((10, 784)) < 0.2  # the same ten shapes every call
+    stroke = shapes[labels] ^ (rng.random((len(labels), 784)) < 0.05)
+    grey = rng.random((len(labels), 784), dtype=np.float32)
+    return np.where(stroke, np.where(grey > 0.3, 1.0, grey), 0.0).astype("float32")
+
+
+@pytest.fixture(scope="module")
+def notebook_objects() -> dict:
+    rng = np.random.default_rng(0)
+    y_train = np.concatenate([np.repeat(np.arange(10), 200), np.ones(40, int)])  # "1" is the most common
+    y_val, y_test = np.repeat(np.arange(10), 12), np.repeat(np.arange(10), 30)
+    data = SimpleNamespace(x_train=_images(rng, y_train), y_train=y_train, x_val=_images(rng, y_val),
+                           x_test=_images(rng, y_test), y_test=y_test,
+                           class_names=[str(k) for k in range(10)])
+    # A small model, trained a little: a sampled code then decodes worse than the mean (exercise 04.2).
+    vh.set_seed(0)
+    model = vh.compile_vae(vh.VAE(latent_dim=2, hidden_dim=32, seed=0), 3e-3, steps_per_execution=1)
+    model.fit(data.x_train, epochs=8, batch_size=64, verbose=0)
+    kl = [4.0, 4.6, 5.1, 5.5, 5.8, 6.3, 6.2, 6.1]  # highest in epoch 6
+    history = {"val_kl_loss": kl, "val_loss": [150.0 - e for e in range(len(kl))]}
+    mu = rng.standard_normal((300, 2)).astype("float32") + np.repeat(np.arange(10), 30)[:, None] / 3
+    nearest = np.repeat(np.arange(10), 30)
+    nearest[30:45] = 7  # class 1: half its images go to the wrong centre
+    nearest[0:3] = 5    # class 0: a few
+    beta_rows = [{"BETA": b, "test_neg_elbo": e, "test_bce": e - 5, "test_kl": 5.0}
+                 for b, e in [(0.0, 1383.9), (0.25, 141.2), (0.5, 140.6), (1.0, 141.8), (2.0, 146.1),
+                              (4.0, 155.0)]]
+    by_dim = {d: {"test_neg_elbo": e, "test_bce": b, "test_kl": k}
+              for d, e, b, k in [(2, 143.23, 136.91, 6.32), (5, 113.47, 96.0, 17.47),
+                                 (20, 96.72, 71.1, 25.62)]}
+    return dict(data=data, model=model, history=history, mu=mu, nearest=nearest, beta_rows=beta_rows,
+                by_dim=by_dim, samples=rng.random((64, 784), dtype=np.float32), EPOCHS=len(kl), SEED=0,
+                LATENT_DIM=2, BETAS=[0.25, 0.5, 1.0, 2.0, 4.0], LATENT_DIMS=[2, 5, 20])
+
+
+def _run_solution(exercise: str, objects: dict) -> tuple[object, str, dict]:
+    """Run the notebook's worked solution: (the answer, what it printed, the check's context)."""
+    code, variable, keywords = CELLS[exercise]
+    namespace = {"np": np, "vh": vh, "ops": ops, "plt": plt, **objects}
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(code, namespace)  # noqa: S102 - the notebook's own solution code
+    plt.close("all")
+    context = {keyword: namespace[name] for keyword, name in keywords.items()}
+    return namespace[variable], printed.getvalue(), context
+
+
+def _verdict(exercise: str, answer: object, context: dict) -> str:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        vh.check(exercise, answer, **context)
+    return out.getvalue()
+
+
+def _graded(exercise: str, answer: object, context: dict) -> bool:
+    try:
+        vh.grade(exercise, answer, **context)
+    except AssertionError:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------
+# Right answers in their usual forms
+# --------------------------------------------------------------------------
+NUMBER = re.compile(r"-?\d+(?:\.\d+)?%?")
+
+
+def _as_printed(value: float, printed: str) -> list[str]:
+    """The numbers the solution printed that are ``value`` at the precision printed."""
+    forms = []
+    for text in NUMBER.findall(printed):
+        number = float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
+        places = len(text.rstrip("%").partition(".")[2]) + (2 if text.endswith("%") else 0)
+        if round(value, places) == round(number, places) and text not in forms:
+            forms.append(text)
+    return forms
+
+
+def _usual_forms(value: object, printed: str) -> list[object]:
+    if isinstance(value, str):
+        return [value, f" {value} ", int(value)] if value.isdigit() else [value]
+    if isinstance(value, (int, np.integer)):
+        return [int(value), np.int64(value), float(value), str(int(value))]
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
+        forms: list[object] = [value, np.float32(value), np.float64(value), repr(value)]
+        for places in (2, 3):  # rounded, as long as two significant digits are left
+            if abs(value) >= 10.0 ** (1 - places):
+                text = f"{value:.{places}f}"  # "0.80": a float 0.8 would have lost the written zero
+                forms += [text] + ([round(value, places)] if repr(round(value, places)) == text else [])
+        return forms + _as_printed(value, printed)
+    array = np.asarray(value, dtype=float)
+    if array.ndim == 1 and array.size <= 5:  # a short list, as printed: each number rounded
+        return [array.tolist(), np.round(array, 2).tolist(), [f"{v:.2f}" for v in array]]
+    return [array, array.astype("float32"), array.tolist()]
+
+
+VALUE_EXERCISES = [e for e, spec in vh.EXERCISES.items() if spec.code_check is None]
+CODE_EXERCISES = [e for e, spec in vh.EXERCISES.items() if spec.code_check is not None]
+
+
+@pytest.mark.parametrize("exercise", VALUE_EXERCISES)
+def test_the_worked_solution_passes_in_every_usual_form(exercise, notebook_objects):
+    answer, printed, context = _run_solution(exercise, notebook_objects)
+    forms = _usual_forms(answer, printed)
+    for form in forms:
+        assert _verdict(exercise, form, context).strip() == "Correct!", f"{exercise}: {form!r} rejected"
+        assert _graded(exercise, form, context), f"{exercise}: hidden test fails {form!r}"
+    if isinstance(answer, float):
+        assert _as_printed(answer, printed), f"{exercise}: the solution prints no form of its answer"
+
+
+# --------------------------------------------------------------------------
+# Plausible wrong answers: two or more for every exercise
+# --------------------------------------------------------------------------
+def _decode(model, point):
+    return model.decode(np.asarray([point], "float32"))[0]
+
+
+def _bce_from_mean(o):
+    x = o["data"].x_test[:1000]
+    z_mean, _ = o["model"].encoder(x)
+    return float(np.mean(vh.reconstruction_bce(x, o["model"].decoder(z_mean))))
+
+
+def _error_rates(o):
+    d = o["data"]
+    return [np.mean(o["nearest"][d.y_test == k] != k) for k in range(10)]
+
+
+WRONG = {  # exercise -> [(mistake, wrong answer from the objects o and the right answer v)]
+    "01.1": [("non-zero pixels", lambda o, v: 1 - v),
+             ("pixels below 0.5", lambda o, v: float(np.mean(o["data"].x_train < 0.5))),
+             ("a count, not a fraction", lambda o, v: int(np.sum(o["data"].x_train == 0)))],
+    "01.2": [("least common class", lambda o, v: str(int(np.argmin(np.bincount(o["data"].y_train))))),
+             ("the count, not the class", lambda o, v: int(np.bincount(o["data"].y_train).max())),
+             ("a word", lambda o, v: "one")],
+    "01.3": [("all test images", lambda o, v: o["data"].x_test.mean(axis=0)),
+             ("training images of class 3",
+              lambda o, v: o["data"].x_train[o["data"].y_train == 3].mean(axis=0)),
+             ("as a 28 x 28 image", lambda o, v: v.reshape(28, 28))],
+    "02.4": [("without the 1/2", lambda o, v: 2 * v), ("zero", lambda o, v: 0.0),
+             ("mu only", lambda o, v: 1.0)],
+    "02.5": [("weights only", lambda o, v: v - (512 + 512 + 2 + 2 + 512 + 512 + 784)),
+             ("one encoder head", lambda o, v: v - (512 * 2 + 2)),
+             ("the encoder only", lambda o, v: 666_628)],
+    "02.6": [("in bits", lambda o, v: 784.0), ("one pixel", lambda o, v: round(math.log(2), 3)),
+             ("mean over pixels", lambda o, v: v / 784)],
+    "03.2": [("counted from 0", lambda o, v: v - 1),
+             ("lowest KL", lambda o, v: int(np.argmin(o["history"]["val_kl_loss"])) + 1),
+             ("the last epoch", lambda o, v: o["EPOCHS"])],
+    "03.3": [("reversed", lambda o, v: v[::-1]), ("the ELBO three times", lambda o, v: [v[0]] * 3),
+             ("a constant guess", lambda o, v: [round(v[2])] * 3)],
+    "03.4": [("the KL itself", lambda o, v: v / 3), ("4 x KL", lambda o, v: 4 * v / 3),
+             ("3 x the loss", lambda o, v: 3 * o["history"]["val_loss"][-1])],
+    "04.1": [("the best reconstruction", lambda o, v: int(np.argmin(vh.reconstruction_bce(
+                 o["data"].x_test, o["model"].decoder(o["model"].encoder(o["data"].x_test)[0]))))),
+             ("counted from 1", lambda o, v: v + 1)],
+    "04.2": [("from the mean", lambda o, v: _bce_from_mean(o)), ("summed over images", lambda o, v: 1000 * v),
+             ("per pixel", lambda o, v: v / 784)],
+    "05.1": [("logits, not probabilities", lambda o, v: np.asarray(
+                 o["model"].decoder(np.zeros((1, 2), "float32")))[0]),
+             ("z = (1, 1)", lambda o, v: _decode(o["model"], [1.0, 1.0])),
+             ("shape (1, 784)", lambda o, v: v[None])],
+    "05.2": [("z = (-6, -6)", lambda o, v: _decode(o["model"], [-6.0, -6.0])),
+             ("z = (6, 0)", lambda o, v: _decode(o["model"], [6.0, 0.0])),
+             ("the centre", lambda o, v: _decode(o["model"], [0.0, 0.0]))],
+    "06.2": [("median", lambda o, v: np.median(o["mu"][o["data"].y_test == 0], axis=0)),
+             ("class 1", lambda o, v: o["mu"][o["data"].y_test == 1].mean(axis=0)),
+             ("all codes", lambda o, v: o["mu"].mean(axis=0))],
+    "06.3": [("least confused", lambda o, v: str(int(np.argmin(_error_rates(o))))),
+             ("the centre it goes to", lambda o, v: "7"), ("its error rate", lambda o, v: 0.5)],
+    "07.1": [("the largest beta", lambda o, v: 4.0), ("the theory's beta", lambda o, v: 1.0),
+             ("the autoencoder", lambda o, v: 0.0)],
+    "07.2": [("the wrong sign", lambda o, v: -v),
+             ("the BCE only", lambda o, v: o["by_dim"][2]["test_bce"] - o["by_dim"][20]["test_bce"]),
+             ("to the next size",
+              lambda o, v: o["by_dim"][2]["test_neg_elbo"] - o["by_dim"][5]["test_neg_elbo"])],
+}
+
+
+@pytest.mark.parametrize("exercise", VALUE_EXERCISES)
+def test_plausible_wrong_answers_are_rejected(exercise, notebook_objects):
+    answer, _, context = _run_solution(exercise, notebook_objects)
+    mistakes = WRONG[exercise]
+    assert len(mistakes) >= 2, f"{exercise}: at least two wrong answers must be tried"
+    for mistake, wrong in mistakes:
+        value = wrong(notebook_objects, answer)
+        verdict = _verdict(exercise, value, context)
+        assert verdict.startswith("Not quite"), f"{exercise}: '{mistake}' ({value!r}) accepted: {verdict!r}"
+        assert vh.EXERCISES[exercise].hint in verdict, f"{exercise}: no hint for '{mistake}'"
+        assert not _graded(exercise, value, context), f"{exercise}: hidden test passes '{mistake}'"
+
+
+@pytest.mark.parametrize("exercise", VALUE_EXERCISES + CODE_EXERCISES)
+def test_an_untouched_answer_is_not_answered_yet_and_scores_nothing(exercise, notebook_objects):
+    context = _run_solution(exercise, notebook_objects)[2]
+    assert _verdict(exercise, None, context).startswith("Not answered yet")
+    assert not _graded(exercise, None, context)
+
+
+# --------------------------------------------------------------------------
+# Code exercises, through the notebooks' calls
+# --------------------------------------------------------------------------
+def _sum_z(z_mean, z_log_var, eps):
+    return ops.sum(z_mean + ops.exp(0.5 * z_log_var) * eps, axis=-1)
+
+
+CODE_WRONG = {
+    "02.1": [lambda m, v, e: m + v * e, lambda m, v, e: m + ops.exp(v) * e, _sum_z],
+    "02.2": [lambda m, v: -ops.sum(1.0 + v - ops.square(m) - ops.exp(v), axis=-1),
+             lambda m, v: -0.5 * ops.mean(1.0 + v - ops.square(m) - ops.exp(v), axis=-1)],
+    "02.3": [lambda x, lg, m, v, b: vh.reconstruction_bce(x, lg) + vh.kl_divergence(m, v),
+             lambda x, lg, m, v, b: ops.mean(vh.reconstruction_bce(x, lg) + b * vh.kl_divergence(m, v))],
+    "03.1": [lambda a, axis=-1: np.log(np.mean(np.exp(a), axis=axis)),
+             lambda a, axis=-1: np.mean(a, axis=axis)],
+    "06.1": [lambda a, b, n: np.linspace(a, b, n, endpoint=False),
+             lambda a, b, n: np.linspace(b, a, n)],
+}
+
+
+@pytest.mark.parametrize("exercise", CODE_EXERCISES)
+def test_code_exercises_pass_the_notebooks_solution_and_fail_usual_mistakes(exercise, notebook_objects):
+    solution, _, context = _run_solution(exercise, notebook_objects)
+    assert _verdict(exercise, solution, context).strip() == "Correct!"
+    assert _graded(exercise, solution, context)
+    assert len(CODE_WRONG[exercise]) >= 2
+    for wrong in CODE_WRONG[exercise]:
+        assert _verdict(exercise, wrong, context).startswith("Not quite")
+        assert not _graded(exercise, wrong, context)
+
+
+def test_every_exercise_has_its_tests_and_its_cells():
+    assert set(WRONG) == set(VALUE_EXERCISES)
+    assert set(CODE_WRONG) == set(CODE_EXERCISES)
+    assert set(CELLS) == set(vh.EXERCISES), "every exercise in vh.EXERCISES has cells in a notebook"
+
+
+def test_the_hidden_test_of_code_exercises_tries_more_inputs():
+    """A function that is right only on the public check's inputs fails the hidden test."""
+    seen = []
+
+    def right_on_small_inputs(z_mean, z_log_var, eps):
+        seen.append(np.shape(z_mean))
+        if np.shape(z_mean)[-1] > 20:
+            return z_mean
+        return z_mean + ops.exp(0.5 * z_log_var) * eps
+
+    assert _verdict("02.1", right_on_small_inputs, {}).strip() == "Correct!"
+    assert not _graded("02.1", right_on_small_inputs, {})
+    assert (2, 50) in seen
