@@ -105,13 +105,14 @@ def plot_digit_grid(images: np.ndarray, labels: Sequence[int], class_names: Sequ
     import matplotlib.pyplot as plt
 
     nrows = math.ceil(len(images) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.2 * ncols, 1.4 * nrows), squeeze=False)
+    # 1 in per image: ten columns (about 1,000 px) shown in a 900-px notebook keep 10-pt titles above 8 pt.
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.0 * ncols, 1.2 * nrows + 0.3), squeeze=False)
     for ax in axes.flat:
         _image_axes(ax)
         ax.axis("off")
     for ax, img, label in zip(axes.flat, images, labels):
         ax.imshow(img.reshape(IMAGE_SIDE, IMAGE_SIDE), cmap="gray_r", vmin=0, vmax=1)
-        ax.set_title(class_names[int(label)], fontsize=9)
+        ax.set_title(class_names[int(label)], fontsize=10)
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -138,8 +139,8 @@ def plot_reconstructions(originals: np.ndarray, reconstructions: np.ndarray, lab
             ax.set_frame_on(True)
         axes[2 * block, col].set_title(class_names[int(labels[i])], fontsize=11)
     for block in range(blocks):
-        axes[2 * block, 0].set_ylabel("original", fontsize=10)
-        axes[2 * block + 1, 0].set_ylabel("reconstruction", fontsize=10)
+        axes[2 * block, 0].set_ylabel("original", fontsize=11)
+        axes[2 * block + 1, 0].set_ylabel("reconstruction", fontsize=11)
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -221,7 +222,8 @@ def plot_loss_curves(history: Mapping[str, Sequence[float]], title: str) -> Any:
     falling = np.flatnonzero(rates[1:] < rates[0] * (1 - 1e-6)) if len(rates) > 1 else []
     parts = [("reconstruction_loss", "reconstruction BCE"), ("kl_loss", "KL divergence"),
              ("loss", "total loss (BCE + β·KL)")]
-    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    # 11 in (about 1,100 px) shown at the README's 880 px keeps 10-pt text above 8 pt.
+    fig, axes = plt.subplots(1, 3, figsize=(10, 4))
     for ax, (key, label) in zip(axes, parts):
         if len(falling):
             ax.axvspan(epochs[falling[0]] - 0.5, epochs[-1] + 0.5, color="0.5", alpha=0.12, lw=0,
@@ -259,7 +261,7 @@ def _zoom_past_first_epoch(ax: Any, epochs: np.ndarray, *curves: np.ndarray) -> 
     above = [f for f in firsts if f > high + pad]
     if above:
         ax.annotate(f"epoch 1: {max(above):.1f} ↑", (1, high + pad), xytext=(4, -4),
-                    textcoords="offset points", ha="left", va="top", fontsize=9)
+                    textcoords="offset points", ha="left", va="top", fontsize=10)
 
 
 def plot_interpolations(paths: np.ndarray, starts: np.ndarray, ends: np.ndarray,
@@ -268,7 +270,8 @@ def plot_interpolations(paths: np.ndarray, starts: np.ndarray, ends: np.ndarray,
     import matplotlib.pyplot as plt
 
     pairs, steps = paths.shape[:2]
-    fig, axes = plt.subplots(pairs, steps + 2, figsize=(0.9 * (steps + 2), 1.0 * pairs + 0.9),
+    # 0.8 in per image: twelve images and 10-pt labels stay above 8 pt at the README's 880 px.
+    fig, axes = plt.subplots(pairs, steps + 2, figsize=(0.8 * (steps + 2), 0.85 * pairs + 0.8),
                              squeeze=False)
     for i in range(pairs):
         row = [starts[i], *paths[i], ends[i]]
@@ -281,13 +284,13 @@ def plot_interpolations(paths: np.ndarray, starts: np.ndarray, ends: np.ndarray,
                     spine.set_color("tab:red")
         a, b = labels[i]
         axes[i, 0].set_ylabel(f"{class_names[a]} → {class_names[b]}", rotation=0, ha="right",
-                              va="center", fontsize=9)
-    axes[0, 0].set_title("start", fontsize=9)
-    axes[0, -1].set_title("end", fontsize=9)
+                              va="center", fontsize=10)
+    axes[0, 0].set_title("start", fontsize=10)
+    axes[0, -1].set_title("end", fontsize=10)
     for j in range(steps):
-        axes[-1, j + 1].set_xlabel(f"t={j / (steps - 1):.2f}", fontsize=9)
+        axes[-1, j + 1].set_xlabel(f"t={j / (steps - 1):.2f}", fontsize=10)
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(w_pad=0.4)
     return fig
 
 
@@ -329,7 +332,8 @@ def plot_latent_sweep(rows: Sequence[Mapping[str, Any]], title: str) -> Any:
 
     rows = sorted(rows, key=lambda r: r["LATENT_DIM"])
     dims = [r["LATENT_DIM"] for r in rows]
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    # 10 in (about 1,000 px) shown at the README's 880 px keeps 10-pt text above 8 pt.
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 4.2))
     ax.plot(dims, [r["test_neg_elbo"] for r in rows], "o-", label="negative ELBO (upper bound)")
     ax.plot(dims, [-r["test_log_px"] for r in rows], "s--",
             label=f"−log p(x), importance-weighted (K = {rows[0]['IWAE_K']})")
@@ -355,7 +359,8 @@ def plot_image_panels(panels: Sequence[tuple[str, np.ndarray]], title: str) -> A
     side, each with its own title."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.6), squeeze=False)
+    # 2.4 in per panel: four panels (about 960 px) shown at the README's 880 px keep 10-pt titles above 8 pt.
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.4 * len(panels), 3.0), squeeze=False)
     for ax, (name, image) in zip(axes[0], panels):
         ax.imshow(image, cmap="gray_r", vmin=0, vmax=1)
         _image_axes(ax)
@@ -376,23 +381,28 @@ def plot_sweep_gallery(entries: Sequence[tuple[str, np.ndarray, np.ndarray]], la
     import matplotlib.pyplot as plt
 
     n = len(entries)
-    fig, axes = plt.subplots(2, n, figsize=(3.4 * n, 7.2), squeeze=False)
+    # At most 10.5 in wide (about 1,060 px): shown at the README's 880 px, 10-pt text stays above 8 pt.
+    width = min(3.4, 10.5 / n)
+    fig, axes = plt.subplots(2, n, figsize=(width * n, 1.5 * width + 2.0), squeeze=False)
     everything = np.concatenate([points for _, points, _ in entries])
     lim = float(np.max(np.abs(np.percentile(everything, [0.5, 99.5], axis=0)))) * 1.05
     radius = float(np.sqrt(-2 * np.log(0.05)))  # P(|z| <= r) = 0.95 for z ~ N(0, I) in 2-D
     for j, (name, points, canvas) in enumerate(entries):
         ax = axes[0, j]
         scatter_classes(ax, points, labels, class_names, "z" if points.shape[1] == 2 else "PC", size=1,
-                        legend=False, fontsize=9)
+                        legend=False, fontsize=10)
         ax.add_patch(plt.Circle((0, 0), radius, fill=False, ls="--", lw=1, color="0.3"))
         if share_axes:
             ax.set_xlim(-lim, lim)
             ax.set_ylim(-lim, lim)
+            if j > 0:  # same axes as the first column: its y labels serve the whole row
+                ax.set_ylabel("")
+                ax.tick_params(labelleft=False)
         ax.set_aspect("equal")
         ax.set_title(name if share_axes else f"{name}\n(axes scaled to its own codes)", fontsize=10)
         axes[1, j].imshow(canvas, cmap="gray_r", vmin=0, vmax=1)
         _image_axes(axes[1, j])
-        axes[1, j].set_xlabel("samples, z ~ N(0, I)", fontsize=9)
+        axes[1, j].set_xlabel("samples, z ~ N(0, I)", fontsize=10)
     fig.suptitle(f"{title}\n(dashed circle: the region that holds 95 % of the prior N(0, I))")
     fig.tight_layout()
     return fig
