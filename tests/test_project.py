@@ -193,3 +193,19 @@ def test_a_non_default_run_leaves_the_committed_files_alone(tmp_path, mnist_dir)
     written = {p.name for p in (run / "imgs").glob("*.png")}
     assert {"loss_curves.png", "reconstructions.png", "samples.png", "manifold.png", "latent_space.png",
             "interpolation.png"} <= written
+
+
+def test_licence_and_citation_say_what_a_teacher_may_do():
+    """Code under MIT, prose and figures under CC BY 4.0, each stated per file type; a valid
+    CITATION.cff (cffconvert validated it against schema 1.2.0 when it was written)."""
+    licence = (ROOT / "LICENSE").read_text()
+    for words in ("MIT License", "Permission is hereby granted", "CC BY 4.0",
+                  "creativecommons.org/licenses/by/4.0/legalcode", "src/", "code cells of the notebooks",
+                  "markdown cells of the notebooks", "imgs/"):
+        assert words in licence, words
+    citation = yaml.safe_load((ROOT / "CITATION.cff").read_text())
+    assert citation["cff-version"] == "1.2.0"
+    assert {"message", "title", "authors", "license", "version"} <= set(citation)
+    assert citation["license"] == ["MIT", "CC-BY-4.0"]
+    readme = (ROOT / "README.md").read_text()
+    assert "(LICENSE)" in readme and "(CITATION.cff)" in readme
