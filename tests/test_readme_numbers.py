@@ -108,10 +108,6 @@ NOT_COMMITTED = {
               "not committed)",
     "408": "K = 5000 run: the importance-weighted estimate took 408.3 s (build/, not committed)",
     "6.8": "K = 5000 run: 408.3 s in minutes (build/, not committed)",
-    "9.4": "wall time of the sweep of 2026-11-30, 22:48:16 to 22:57:37, 12 runs (papermill start and end "
-           "times of the runs in artifacts/experiments/, not committed); the 13th run, beta = 0, was trained "
-           "later on its own (42 s). The committed notebook 07 reused the runs and prints only their "
-           "training time, 6.4 min",
     "5.5": "CI run on a clean clone (commit 7c40947): wall time of .ci/run; its log is not committed",
     "4.6": "CI run on a clean clone (commit 7c40947): pytest's time for its 313 tests (the suite has grown "
            "since); its log is not committed",
