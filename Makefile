@@ -7,22 +7,22 @@
 #   make experiments              # notebook 07: the beta / latent-size sweep (~10 min)
 #   make experiments EPOCHS=1     # a quick version of the sweep
 #   make lab                      # open the series in JupyterLab (the venv's Python as kernel)
-#   make report                   # HTML pages of the executed series in build/report/
-#   make report FROM=build/notebooks   # ... of the last `make run` instead of the committed run
+#   make site                     # the documentation site in build/site/{student,instructor}/
+#   make site FROM=build/notebooks     # ... of the last `make run` instead of the committed run
 #   make notebooks                # maintainers: re-execute notebooks/ in place
 
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-# Every NAME=value on the command line except PYTHON, VENV and FROM is a notebook
+# Every NAME=value on the command line except PYTHON, VENV, FROM and SITE_JUPYTERHUB_URL is a notebook
 # parameter for papermill (`make run EPOCHS=5`); the runner rejects names no
 # notebook has, so a typo is an error, not a silent default.
-MAKE_VARS := PYTHON VENV FROM
+MAKE_VARS := PYTHON VENV FROM SITE_JUPYTERHUB_URL
 CLI_PARAMS := $(filter-out $(addsuffix =%,$(MAKE_VARS)),$(-*-command-variables-*-))
 PM_ARGS := $(foreach a,$(CLI_PARAMS),-p $(subst =, ,$(a)))
 PYTEST_NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help venv run experiments test lint unit nbval notebooks lab report clean
+.PHONY: help venv run experiments test lint unit nbval notebooks lab site clean
 
 help:
 	@sed -n '1,12p' Makefile | sed 's/^# \{0,1\}//'
@@ -65,9 +65,12 @@ notebooks: venv
 lab: venv
 	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root)
 
+# The documentation site (Sphinx, myst-nb, sphinx-book-theme; docs/conf.py): the executed notebooks
+# as pages, never run, for students (no solutions) and instructors (solutions folded). Offline.
+# A JupyterHub launch button: make site SITE_JUPYTERHUB_URL=https://hub.your-university.edu
 FROM ?= notebooks
-report: venv
-	$(PY) tools/export_report.py --from $(FROM)
+site: venv
+	$(PY) tools/build_site.py --from $(FROM)
 
 clean:
 	rm -rf build artifacts .pytest_cache

@@ -1,4 +1,4 @@
-"""Real-browser checks: the series in JupyterLab and the HTML report, in headless Chromium.
+"""Real-browser checks: the series in JupyterLab and the documentation site, in headless Chromium.
 
 Needs Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them);
 skipped when no Chromium is installed. JupyterLab runs on a free localhost port
@@ -6,10 +6,18 @@ with a token, on a temporary copy of notebooks/ and imgs/, with its settings,
 workspaces and runtime files in a temporary folder too, so neither the
 repository nor the user's Jupyter state is touched. Server, kernels and browser
 are always shut down.
+
+The documentation site (tools/build_site.py, both flavours) is built into a
+temporary folder and served from 127.0.0.1; the browser that loads it resolves
+no other host name, and every request it makes is read from its DevTools
+network log: a failed request, an error status or a request to any other
+address fails the test.
 """
 
 import contextlib
+import functools
 import hashlib
+import http.server
 import json
 import os
 import re
@@ -19,11 +27,12 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
 
-import export_report as er  # tools/, on sys.path through conftest.py
+import build_site as bs  # tools/, on sys.path through conftest.py
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +43,12 @@ CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", 
 CHROMEDRIVER = shutil.which("chromedriver")
 CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                   "--disable-background-networking", "--window-size=1280,1400"]
+# The site's browser: every host name but 127.0.0.1 fails to resolve.
+OFFLINE_FLAGS = ["--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"]
+SITE_PAGES = (["index.html"] + [f"notebooks/{p.stem}.html" for p in NOTEBOOKS]
+              + ["docs/performance.html", "docs/tuning.html", "search.html", "genindex.html"])
+SOLUTION = "fraction_zero = float(np.mean(data.x_train == 0))"  # notebook 01, exercise 1
+SOLUTION_OUTPUT = "of the training pixels are exactly 0"
 WAIT = 60  # seconds, for the slowest step (JupyterLab's first render on a busy 2-core machine)
 
 pytestmark = pytest.mark.skipif(
@@ -47,8 +62,10 @@ def first_heading(path: Path) -> str:
 
 
 def png_outputs(path: Path) -> int:
+    """PNG outputs that JupyterLab shows: not those of collapsed cells (the exercises' answer cells)."""
     cells = json.loads(path.read_text())["cells"]
-    return sum("image/png" in o.get("data", {}) for c in cells for o in c.get("outputs", []))
+    return sum("image/png" in o.get("data", {}) for c in cells for o in c.get("outputs", [])
+               if not c["metadata"].get("jupyter", {}).get("outputs_hidden"))
 
 
 def markdown_images(path: Path) -> int:
@@ -84,8 +101,8 @@ def wait_for(driver, script: str, what: str, *args, timeout: float = WAIT):
 
 # --------------------------------------------------------------------------- fixtures
 
-@pytest.fixture(scope="module")
-def browser():
+@contextlib.contextmanager
+def chromium(extra_flags=(), network_log=False):
     if CHROMEDRIVER is None:
         pytest.fail(f"Chromium is installed ({CHROMIUM}) but chromedriver is not: "
                     "apt-get install chromium-driver")
@@ -93,8 +110,10 @@ def browser():
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
-    for flag in CHROMIUM_FLAGS:
+    for flag in [*CHROMIUM_FLAGS, *extra_flags]:
         options.add_argument(flag)
+    if network_log:  # DevTools Network.* events, read with driver.get_log("performance")
+        options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     options.binary_location = CHROMIUM  # with the driver's path given too, Selenium Manager downloads nothing
     driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
     driver.set_page_load_timeout(WAIT)
@@ -102,6 +121,19 @@ def browser():
         yield driver
     finally:
         driver.quit()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def offline_browser():
+    """Chromium that reaches 127.0.0.1 only and logs its network events."""
+    with chromium(OFFLINE_FLAGS, network_log=True) as driver:
+        yield driver
 
 
 def free_port() -> int:
@@ -253,41 +285,219 @@ def test_jupyterlab_renders_a_notebook_of_the_series(lab, browser, tmp_path):
     assert tree_digest(ROOT / "notebooks") == before, "notebooks/ was modified"
 
 
-def test_html_report_index_links_resolve_to_pages_with_their_titles(browser, tmp_path):
-    built, copied = tmp_path / "built", tmp_path / "elsewhere" / "report"
-    er.export(ROOT / "notebooks", built)
-    shutil.copytree(built, copied)  # the folder must work wherever it is copied
-    shutil.rmtree(built)
 
-    browser.get((copied / "index.html").as_uri())
-    links = browser.execute_script(
-        "return [...document.querySelectorAll('ol a')].map(a => [a.href, a.textContent]);")
-    assert [Path(href).name for href, _ in links] == [p.stem + ".html" for p in NOTEBOOKS]
-    assert [text for _, text in links] == [first_heading(p).replace("`", "") for p in NOTEBOOKS]
+# --------------------------------------------------------------------------- the documentation site
 
-    for i, (href, text) in enumerate(links):
-        browser.get(href)
-        state = wait_for(browser, """
-            if (document.readyState !== 'complete') return null;
-            const imgs = [...document.images];
-            const outside = performance.getEntriesByType('resource').map(r => r.name)
-                .filter(n => !n.startsWith('file:') && !n.startsWith('data:'));
-            const h1 = document.querySelector('h1');
-            const next = document.querySelector('.report-nav .report-next');
-            return {ok: imgs.every(im => im.complete), title: document.title, h1: h1 && h1.textContent,
-                    images: imgs.map(im => im.naturalWidth), outside: outside,
-                    math: document.querySelectorAll('math').length, next: next && next.href};
-        """, f"{href} to load")
-        assert state["title"] == text and state["h1"].startswith(text), (href, state["title"], state["h1"])
-        nb = NOTEBOOKS[i]
-        assert len(state["images"]) == png_outputs(nb) + markdown_images(nb), (href, state["images"])
-        assert all(w > 0 for w in state["images"]), (href, state["images"])
-        assert state["outside"] == [], f"{href} loaded {state['outside']}"
-        assert state["next"] == (links[i + 1][0] if i + 1 < len(links) else None)
-        if nb.name.startswith("02_"):
-            assert state["math"] > 20, "formulas rendered as MathML"
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # no line per request on stderr
+        pass
 
-    browser.get(links[0][0])
-    shot = tmp_path / "report.png"
-    assert browser.save_screenshot(str(shot))
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """Both flavours of the site (tools/build_site.py), served over HTTP from 127.0.0.1, as a web
+    server would (the search page loads its index with a script; file:// works too, but a course
+    publishes the folder on a server)."""
+    out = tmp_path_factory.mktemp("site")
+    bs.build(out_dir=out)
+    handler = functools.partial(_QuietHandler, directory=out)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield {"url": f"http://127.0.0.1:{server.server_address[1]}", "out": out}
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+class Network:
+    """What the browser requested, from its DevTools network log (the performance log)."""
+
+    def __init__(self, driver, origin: str):
+        self.driver, self.origin = driver, origin
+        self.urls: dict[str, str] = {}  # requestId -> URL
+        self.finished: set[str] = set()
+        self.problems: list[str] = []
+
+    def poll(self) -> None:
+        for entry in self.driver.get_log("performance"):
+            message = json.loads(entry["message"])["message"]
+            method, params = message["method"], message.get("params", {})
+            rid = params.get("requestId")
+            if method == "Network.requestWillBeSent":
+                url = params["request"]["url"]
+                self.urls[rid] = url
+                if not url.startswith((self.origin + "/", "data:", "blob:", "about:")):
+                    self.problems.append(f"request to outside the site: {url}")
+            elif method == "Network.responseReceived" and params["response"]["status"] >= 400:
+                self.problems.append(f"HTTP {params['response']['status']}: {params['response']['url']}")
+            elif method == "Network.loadingFinished":
+                self.finished.add(rid)
+            elif method == "Network.loadingFailed":
+                self.finished.add(rid)
+                self.problems.append(f"failed ({params.get('errorText')}): {self.urls.get(rid, rid)}")
+
+    def pending(self) -> list[str]:
+        return [url for rid, url in self.urls.items()
+                if rid not in self.finished and not url.startswith("data:")]
+
+
+PAGE_STATE = """
+    const math = [...document.querySelectorAll('.math')];
+    const imgs = [...document.images];
+    const h1 = document.querySelector('main h1, article h1, h1');
+    const s = {ready: document.readyState, fonts: document.fonts.status,
+               h1: h1 ? h1.textContent.replace('#', '').trim() : null,
+               math: math.length, typeset: math.filter(m => m.querySelector('mjx-container')).length,
+               mathErrors: document.querySelectorAll('mjx-merror, [data-mjx-error]').length,
+               images: imgs.map(i => i.complete ? i.naturalWidth : -1),
+               localImages: imgs.filter(i => i.src.includes('/_images/')).length};
+    s.ok = s.ready === 'complete' && s.fonts === 'loaded' && s.typeset === s.math
+           && s.images.every(w => w >= 0);
+    return s;
+"""
+
+
+def load(driver, network: Network, url: str) -> dict:
+    """Open url; wait until it is loaded, its math typeset and every request it made has ended."""
+    driver.get(url)
+    deadline, state = time.monotonic() + WAIT, None
+    while time.monotonic() < deadline:
+        state = driver.execute_script(PAGE_STATE)
+        network.poll()
+        if state["ok"] and not network.pending():
+            time.sleep(0.3)  # anything started by the last script (MathJax's fonts) shows up now
+            network.poll()
+            if not network.pending():
+                return state
+        time.sleep(0.3)
+    pytest.fail(f"{url} did not finish loading in {WAIT} s: {state}; pending requests {network.pending()}")
+
+
+def exercise_pngs(path: Path, flavour: str) -> int:
+    """PNG outputs a flavour shows for a notebook: the student's exercise cells have none."""
+    cells = json.loads(path.read_text())["cells"]
+    return sum("image/png" in o.get("data", {}) for c in cells for o in c.get("outputs", [])
+               if flavour == "instructor" or "exercise" not in c["metadata"].get("tags", []))
+
+
+@pytest.mark.parametrize("flavour", bs.FLAVOURS)
+def test_site_loads_every_page_offline_with_rendered_math(site, offline_browser, flavour):
+    driver, base = offline_browser, f"{site['url']}/{flavour}"
+    network = Network(driver, site["url"])
+    network.poll()  # drop earlier pages' events
+    for page in SITE_PAGES:
+        state = load(driver, network, f"{base}/{page}")
+        assert network.problems == [], f"{page}: {network.problems}"
+        assert all(w > 0 for w in state["images"]), f"{page}: an image did not load: {state['images']}"
+        assert state["mathErrors"] == 0, f"{page}: MathJax could not typeset {state['mathErrors']} formulas"
+        if page.startswith("notebooks/"):
+            nb = ROOT / "notebooks" / Path(page).with_suffix(".ipynb").name
+            assert state["h1"].startswith(first_heading(nb).replace("`", "")), (page, state["h1"])
+            extra = 1 if nb.name.startswith("06_") else 0  # the explorer's screenshot
+            assert state["localImages"] == exercise_pngs(nb, flavour) + markdown_images(nb) + extra, page
+        if page == "notebooks/02_model.html":
+            assert state["math"] > 20 and state["typeset"] == state["math"]
+            raw = driver.execute_script("""
+                return [...document.querySelectorAll('.math')]
+                    .filter(m => /\\\\\\(|\\\\\\[/.test(m.textContent)
+                        && !m.querySelector('mjx-container')).length;""")
+            assert raw == 0, "formulas left as TeX"
+            width = driver.execute_script(
+                "return document.querySelector('mjx-container').getBoundingClientRect().width;")
+            assert width > 0
+            loaded = list(network.urls.values())
+            assert any(u.endswith(f"/{flavour}/_static/mathjax/tex-chtml-full.js") for u in loaded)
+            assert any(u.endswith(".woff") for u in loaded), "MathJax's fonts, from the site"
+
+
+def test_site_network_watch_catches_a_request_to_outside(site, offline_browser):
+    """The checks above are only as good as the network log: a request to a CDN is seen, and fails."""
+    driver = offline_browser
+    network = Network(driver, site["url"])
+    load(driver, network, f"{site['url']}/student/index.html")
+    cdn = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-chtml.js"
+    driver.execute_script("fetch(arguments[0]).catch(() => null);", cdn)
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline and len(network.problems) < 2:
+        network.poll()
+        time.sleep(0.2)
+    assert network.problems[:1] == [f"request to outside the site: {cdn}"]
+    assert "ERR_NAME_NOT_RESOLVED" in network.problems[1], network.problems
+
+
+def test_site_search_finds_a_term(site, offline_browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    driver = offline_browser
+    network = Network(driver, site["url"])
+    load(driver, network, f"{site['url']}/student/index.html")
+    driver.find_element(By.CSS_SELECTOR, ".bd-sidebar-primary .search-button__button").click()
+    field = wait_for(driver, """
+        const f = document.querySelector('#pst-search-dialog input[name="q"]');
+        return f && f.offsetParent !== null ? f : null;""", "the search field to open")
+    field.send_keys("reparameterisation", Keys.ENTER)
+    results = wait_for(driver, """
+        const summary = document.querySelector('#search-results .search-summary');
+        const links = [...document.querySelectorAll('#search-results ul.search li a')];
+        return summary && /Search finished/.test(summary.textContent) ?
+            {ok: true, links: links.map(a => a.getAttribute('href')), summary: summary.textContent} : null;
+    """, "the search results")
+    assert "search.html?q=reparameterisation" in driver.current_url
+    assert any(link.startswith("notebooks/02_model.html") for link in results["links"]), results
+    network.poll()
+    assert network.problems == []
+
+
+def test_site_solution_absent_for_students_and_folded_for_instructors(site, offline_browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    driver = offline_browser
+    network = Network(driver, site["url"])
+
+    load(driver, network, f"{site['url']}/student/notebooks/01_data.html")
+    text = driver.execute_script("return document.documentElement.textContent;")
+    assert SOLUTION not in text and SOLUTION_OUTPUT not in text and "Our explanation" not in text
+    assert "fraction_zero = None" in text and "# YOUR CODE HERE" in text
+    driver.execute_script("document.getElementById('exercises').scrollIntoView();")
+    shot = tmp_path / "student_site.png"
+    assert driver.save_screenshot(str(shot))
     check_screenshot(shot)
+
+    load(driver, network, f"{site['url']}/instructor/notebooks/01_data.html")
+    assert SOLUTION in driver.execute_script("return document.documentElement.textContent;")
+    visible = driver.execute_script("return document.body.innerText;")  # what is shown, not what is folded
+    assert SOLUTION not in visible and SOLUTION_OUTPUT not in visible
+    toggle = driver.execute_script("""
+        return [...document.querySelectorAll('details.hide')].find(d => d.textContent.includes(arguments[0]));
+    """, SOLUTION)
+    assert toggle is not None and toggle.get_attribute("open") is None
+    code = toggle.find_element(By.CSS_SELECTOR, "pre")
+    summary = toggle.find_element(By.TAG_NAME, "summary")
+    assert not code.is_displayed() and "Show our solution" in summary.text
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'});", summary)
+    summary.click()
+    wait_for(driver, "const e = arguments[0]; return e.offsetParent && getComputedStyle(e).opacity === '1';",
+             "the solution to open", code)
+    visible = driver.execute_script("return document.body.innerText;")
+    assert SOLUTION in visible and SOLUTION_OUTPUT in visible and "Hide our solution" in summary.text
+
+    explanation = driver.execute_script("""
+        return [...document.querySelectorAll('details:not(.hide)')]
+            .find(d => d.querySelector('summary').textContent.startsWith('Our explanation'));""")
+    paragraph = explanation.find_element(By.TAG_NAME, "p")
+    assert explanation.get_attribute("open") is None and not paragraph.is_displayed()
+    explanation.find_element(By.TAG_NAME, "summary").click()
+    wait_for(driver, "return arguments[0].offsetParent !== null;", "the explanation to open", paragraph)
+    assert "pure background" in paragraph.text
+
+    driver.execute_script("arguments[0].scrollIntoView({block: 'start'});", toggle)
+    driver.execute_script("window.scrollBy(0, -120);")
+    shot = tmp_path / "instructor_site.png"
+    assert driver.save_screenshot(str(shot))
+    check_screenshot(shot)
+    network.poll()
+    assert network.problems == []
