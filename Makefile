@@ -27,13 +27,14 @@ PYTEST_NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sa
 help:
 	@sed -n '1,12p' Makefile | sed 's/^# \{0,1\}//'
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; \
 	  sys.exit(0 if (3, 11) <= v <= (3, 13) else \
 	  f"Python {v[0]}.{v[1]} is not supported: use 3.11-3.13, e.g. make run PYTHON=python3.12")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $@
 
 venv: $(VENV)/.installed
@@ -73,4 +74,4 @@ site: venv
 	$(PY) tools/build_site.py --from $(FROM)
 
 clean:
-	rm -rf build artifacts .pytest_cache
+	rm -rf build artifacts .pytest_cache src/*.egg-info

@@ -110,9 +110,9 @@ def _finished_run(folder, params, precision):
 
 def test_run_sweep_trains_missing_runs_through_the_notebook_and_reuses_finished_ones(tmp_path, monkeypatch,
                                                                                      capsys):
-    """tools/sweep.py (the helper module never runs notebooks): which runs it
+    """vae_machinery.sweeps (the helper module never runs notebooks): which runs it
     trains, with which parameters, and the rows it returns; papermill is replaced."""
-    import sweep  # tools/, on sys.path through conftest.py
+    from vae_machinery import sweeps as sweep
 
     runs = vh.plan_sweep([0.5, 1.0], [2])
     common = {"EPOCHS": 1, "IWAE_K": 5, "DATASET": "mnist"}

@@ -356,12 +356,18 @@ def test_no_pickle_in_the_helpers():
 
 
 def test_the_helpers_never_run_notebooks():
-    """Running notebooks (papermill) is tools/sweep.py's job, not the helper module's."""
+    """Running notebooks (papermill) is the sweep runner's job (vae_machinery.sweeps,
+    for notebook 07), not the helper module's; papermill is imported only there,
+    inside the function that runs a notebook, so importing the helpers never needs it."""
     import vae_machinery
 
     assert not hasattr(vh, "run_notebook") and not hasattr(vh, "run_sweep")
     for path in [Path(vh.__file__), *Path(vae_machinery.__file__).parent.glob("*.py")]:
-        assert "import papermill" not in path.read_text(), path.name
+        text = path.read_text()
+        if path.name == "sweeps.py":
+            assert "\nimport papermill" not in text and "    import papermill as pm" in text
+        else:
+            assert "import papermill" not in text, path.name
 
 
 def test_loss_curves_shade_the_epochs_with_a_falling_learning_rate():

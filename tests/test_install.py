@@ -1,0 +1,352 @@
+"""The helpers install, and the notebooks run anywhere.
+
+* ``pip install .`` / ``pip install -e .`` make ``vae_helpers`` and ``vae_machinery``
+  importable (pyproject.toml: setuptools, src layout), and the wheel holds every
+  file of the package;
+* the notebooks' setup cell finds the helpers in a checkout (started in
+  ``notebooks/`` or in the repository root), else imports the installed package,
+  else (Colab, a JupyterHub) installs the release named in it, and the data then
+  come through the Keras download;
+* end to end: a wheel installed into a fresh virtual environment runs notebook 02
+  copied alone into an empty folder; a kernel with neither checkout nor package
+  installs the release from its setup cell and runs it; papermill runs a
+  notebook from the repository root without ``--cwd``.
+
+The fresh environments reuse this environment's TensorFlow and the other
+dependencies through a ``.pth`` file instead of downloading them again (about
+600 MB; and CI is offline): the wheel itself is installed with ``--no-deps
+--no-index``, and its dependency ranges are checked against the pinned
+requirements.txt separately. Wheels are built with ``--no-build-isolation``
+(setuptools from this environment) for the same reason. No test touches the
+network: the hosted install reads a local archive, the Keras download is replaced.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import site
+import subprocess
+import sys
+import tomllib
+import types
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+RELEASE = (f"{PYPROJECT['project']['urls']['Repository']}/archive/refs/tags/"
+           f"v{PYPROJECT['project']['version']}.zip")
+
+
+def setup_bootstrap(path: Path) -> str:
+    """The part of a notebook's setup cell that finds (or installs) the helpers:
+    from the top of the cell to the first blank line after its ``elif`` branch."""
+    cell = next(c for c in nbformat.read(path, as_version=4).cells
+                if c.cell_type == "code" and c.source.startswith("# Setup:"))
+    end = cell.source.index("\n\n", cell.source.index("\nelif "))
+    return cell.source[:end + 1]
+
+
+def test_every_notebook_finds_the_helpers_the_same_way_and_installs_this_release():
+    bootstraps = {path.name: setup_bootstrap(path) for path in NOTEBOOKS}
+    assert len(set(bootstraps.values())) == 1, "the setup cells' bootstraps differ"
+    bootstrap = bootstraps[NOTEBOOKS[0].name]
+    assert f'release = "{RELEASE}"\n' in bootstrap, (
+        f"the setup cells must install the release of pyproject.toml's Repository and version: {RELEASE}")
+    assert "../src" not in bootstrap and "--cwd" not in bootstrap
+
+
+def test_dependencies_hold_the_pinned_versions():
+    """pyproject.toml's ranges (pip install .) contain the exact pins of
+    requirements.txt (what CI tests), and Python 3.11-3.13 as
+    tools/check_environment.py accepts."""
+    from packaging.requirements import Requirement
+    from packaging.specifiers import SpecifierSet
+
+    pins = {}
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, version = line.split("==")
+            pins[name.lower()] = version
+    dependencies = [Requirement(r) for r in PYPROJECT["project"]["dependencies"]]
+    assert {"tensorflow", "keras", "numpy", "matplotlib"} <= {r.name for r in dependencies}
+    for requirement in dependencies:
+        assert requirement.name in pins, f"{requirement.name} is not pinned in requirements.txt"
+        assert requirement.specifier.contains(pins[requirement.name]), (requirement, pins[requirement.name])
+        assert "<" in str(requirement.specifier), f"{requirement} needs an upper bound"
+    python = SpecifierSet(PYPROJECT["project"]["requires-python"])
+    supported = [v for v in ("3.10", "3.11", "3.12", "3.13", "3.14") if python.contains(v)]
+    assert supported == ["3.11", "3.12", "3.13"]
+
+
+# --- the setup cell, executed here with the world around it simulated --------------------------
+
+@pytest.fixture
+def run_setup(monkeypatch):
+    """Run notebook 02's bootstrap in a folder; pip is replaced by a recorder,
+    and sys.path and the working folder are restored afterwards."""
+    calls = []
+    real_run = subprocess.run
+
+    def fake_run(args, *rest, **kwargs):
+        if list(args[1:3]) != ["-m", "pip"]:  # other tools (platform runs uname) still run
+            return real_run(args, *rest, **kwargs)
+        calls.append(list(args))
+        return subprocess.CompletedProcess(args, pip_fails.returncode, "", pip_fails.stderr)
+
+    pip_fails = types.SimpleNamespace(returncode=0, stderr="")
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    bootstrap = setup_bootstrap(ROOT / "notebooks" / "02_model.ipynb")
+
+    def run(cwd: Path, installed: bool = True) -> list[list[str]]:
+        monkeypatch.chdir(cwd)
+        if not installed:
+            real_find_spec = importlib.util.find_spec
+            monkeypatch.setattr(importlib.util, "find_spec",
+                                lambda name, *a: None if name == "vae_helpers" else real_find_spec(name, *a))
+        exec(compile(bootstrap, "setup cell", "exec"), {})
+        return calls
+
+    run.pip_fails = pip_fails
+    return run
+
+
+@pytest.mark.parametrize("start", ["notebooks", "."], ids=["in notebooks/", "in the repository root"])
+def test_setup_in_a_checkout_uses_its_src_and_works_in_notebooks(run_setup, start):
+    calls = run_setup(ROOT / start, installed=False)
+    assert sys.path[0] == str(ROOT / "src")
+    assert Path.cwd() == ROOT / "notebooks", "ARTIFACTS_DIR='../artifacts' and the others start in notebooks/"
+    assert calls == [], "a checkout needs no install"
+
+
+def test_setup_without_a_checkout_imports_the_installed_package(run_setup, tmp_path):
+    assert not any((d / "src" / "vae_helpers.py").exists() for d in (tmp_path, *tmp_path.parents))
+    path_before = list(sys.path)
+    calls = run_setup(tmp_path, installed=True)
+    assert calls == [] and sys.path == path_before and Path.cwd() == tmp_path
+
+
+@pytest.mark.parametrize("service", ["colab", "jupyterhub"])
+def test_setup_on_a_hosted_service_installs_the_release_and_loads_mnist_with_keras(run_setup, tmp_path,
+                                                                                  monkeypatch, service):
+    """No checkout and no installed package (Colab, a JupyterHub with only the
+    notebook): pip installs the pinned release into the kernel's own Python;
+    then, with DATA_DIR = None and no VAE_DATA_DIR, the data come through the
+    Keras download. No network: pip and the download are replaced."""
+    if service == "colab":
+        monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    calls = run_setup(tmp_path, installed=False)
+    assert calls == [[sys.executable, "-m", "pip", "install", "--quiet", RELEASE]]
+    assert Path.cwd() == tmp_path
+
+    import keras
+
+    import vae_helpers as vh
+
+    downloads = []
+
+    def fake_load_data(*args, **kwargs):
+        downloads.append("mnist")
+        raise ConnectionError("no network in this test")
+
+    monkeypatch.delenv("VAE_DATA_DIR", raising=False)
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", fake_load_data)
+    data_dir = None  # DATA_DIR's default in the parameters cells
+    with pytest.raises(vh.DataError, match="Could not download MNIST with Keras"):
+        vh.load_dataset("mnist", data_dir)
+    assert downloads == ["mnist"]
+
+
+def test_setup_says_why_when_pip_cannot_install_the_helpers(run_setup, tmp_path):
+    run_setup.pip_fails.returncode = 1
+    run_setup.pip_fails.stderr = "ERROR: Could not install: no internet"
+    with pytest.raises(ModuleNotFoundError, match="pip could not install it:\nERROR: Could not install: no"):
+        run_setup(tmp_path, installed=False)
+
+
+# --- end to end: a wheel in a fresh environment, an editable install, papermill from the root --
+
+def _checked_build_tools():
+    """--no-build-isolation builds with this environment's setuptools (offline);
+    pip --python installs into an environment without pip of its own."""
+    from importlib import metadata
+
+    from packaging.version import Version
+
+    try:
+        setuptools = Version(metadata.version("setuptools"))
+    except metadata.PackageNotFoundError:
+        setuptools = None
+    if setuptools is None or setuptools < Version("64"):
+        pytest.skip(f"building the wheel offline needs setuptools >= 64 in this environment "
+                    f"(found {setuptools}): pip install 'setuptools>=64'")
+    if Version(metadata.version("pip")) < Version("22.3"):
+        pytest.skip("installing into a fresh environment needs pip >= 22.3 (pip --python)")
+
+
+def _pip(*args: str, python: Path | None = None) -> None:
+    target = ["--python", str(python)] if python else []
+    subprocess.run([sys.executable, "-m", "pip", *target, "--disable-pip-version-check", "--no-input",
+                    *args], check=True, capture_output=True, text=True, timeout=300)
+
+
+def _fresh_env(folder: Path) -> Path:
+    """A virtual environment without pip whose site-packages also sees this
+    environment's (TensorFlow, Keras, ...) after its own; returns its Python."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True, timeout=120)
+    python = folder / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    own = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                         check=True, capture_output=True, text=True).stdout.strip()
+    (Path(own) / "_reuse_test_environment.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    return python
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory) -> Path:
+    """A copy of what pip builds from, so that building leaves the checkout alone."""
+    folder = tmp_path_factory.mktemp("source")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, folder / name)
+    shutil.copytree(ROOT / "src", folder / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def wheel(source, tmp_path_factory) -> Path:
+    _checked_build_tools()
+    dist = tmp_path_factory.mktemp("dist")
+    _pip("wheel", "--no-deps", "--no-build-isolation", "--no-index", "--wheel-dir", str(dist), str(source))
+    (path,) = dist.glob("vae_mnist_notebooks-*.whl")
+    return path
+
+
+def test_the_wheel_holds_the_helpers_every_file_of_the_package_and_the_dependencies(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    package = {f"vae_machinery/{p.relative_to(ROOT / 'src' / 'vae_machinery').as_posix()}"
+               for p in (ROOT / "src" / "vae_machinery").rglob("*")
+               if p.is_file() and "__pycache__" not in p.parts}
+    assert "vae_helpers.py" in names and "vae_machinery/__init__.py" in package
+    assert package <= names, f"files of vae_machinery missing from the wheel: {sorted(package - names)}"
+    (info,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+    metadata = zipfile.ZipFile(wheel).read(info).decode().splitlines()
+    requires = [line.split(": ", 1)[1] for line in metadata if line.startswith("Requires-Dist: ")]
+    assert len(requires) == len(PYPROJECT["project"]["dependencies"])
+    assert {"Requires-Python: <3.14,>=3.11", "Requires-Python: >=3.11,<3.14"} & set(metadata)
+
+
+PROBE = ("import os, sys, vae_helpers, vae_machinery.sweeps as sweeps\n"
+         "print('PROBE', sys.prefix, vae_helpers.__file__, sweeps.__file__, os.getcwd(), sep='|')")
+
+
+def _probe(out: Path) -> list[str]:
+    cells = nbformat.read(out, as_version=4).cells
+    errors = [o for c in cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors, errors
+    text = "".join(o.get("text", "") for o in cells[-1].outputs)
+    assert text.startswith("PROBE|"), text
+    return text.strip().split("|")[1:]
+
+
+def test_an_installed_wheel_runs_a_notebook_copied_alone_into_an_empty_folder(wheel, tmp_path, mnist_dir):
+    """pip install <wheel> into a fresh environment; notebook 02, alone in an
+    empty folder, runs with papermill on a kernel of that environment and uses
+    the helpers from the wheel (a probe cell appended to the copy says so)."""
+    env = tmp_path / "env"
+    python = _fresh_env(env)
+    _pip("install", "--no-deps", "--no-index", str(wheel), python=python)
+    kernels = tmp_path / "jupyter" / "kernels" / "vae-wheel"
+    kernels.mkdir(parents=True)
+    (kernels / "kernel.json").write_text(json.dumps({
+        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "vae-mnist-notebooks wheel", "language": "python"}))
+
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    nb = nbformat.read(ROOT / "notebooks" / "02_model.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(PROBE))
+    nbformat.write(nb, alone / "02_model.ipynb")
+    environ = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    environ.update(JUPYTER_PATH=str(tmp_path / "jupyter"), VAE_DATA_DIR=str(mnist_dir))
+    result = subprocess.run([sys.executable, "-m", "papermill", "02_model.ipynb", "out.ipynb",
+                             "-k", "vae-wheel", "--no-progress-bar"],
+                            cwd=alone, env=environ, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    prefix, helpers, sweeps, cwd = _probe(alone / "out.ipynb")
+    site_packages = Path(subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        check=True, capture_output=True, text=True).stdout.strip())
+    assert Path(prefix) == env
+    assert Path(helpers) == site_packages / "vae_helpers.py", "the helpers must come from the wheel"
+    assert Path(sweeps) == site_packages / "vae_machinery" / "sweeps.py"
+    assert Path(cwd) == alone
+    assert sorted(p.name for p in alone.iterdir()) == ["02_model.ipynb", "out.ipynb"]
+
+
+def test_a_hosted_kernel_installs_the_release_itself_and_runs_the_notebook(source, tmp_path, mnist_dir):
+    """Colab or a JupyterHub, for real: notebook 02 alone, in a kernel whose Python has neither a
+    checkout nor the helpers; its setup cell pip-installs the release, a GitHub-style archive
+    (here a local copy, built offline: PIP_NO_INDEX, and no build isolation), and the same kernel
+    imports it. The data come from VAE_DATA_DIR: the Keras download is tested above, offline."""
+    _checked_build_tools()
+    archive = shutil.make_archive(str(tmp_path / "v0"), "zip", root_dir=source.parent, base_dir=source.name)
+    python = _fresh_env(tmp_path / "env")
+    kernels = tmp_path / "jupyter" / "kernels" / "hosted"
+    kernels.mkdir(parents=True)
+    (kernels / "kernel.json").write_text(json.dumps({
+        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "hosted", "language": "python"}))
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    nb = nbformat.read(ROOT / "notebooks" / "02_model.ipynb", as_version=4)
+    setup = next(c for c in nb.cells if c.cell_type == "code" and c.source.startswith("# Setup:"))
+    setup.source = setup.source.replace(RELEASE, Path(archive).as_uri())
+    nb.cells.append(nbformat.v4.new_code_cell(PROBE))
+    nbformat.write(nb, alone / "02_model.ipynb")
+    environ = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    environ.update(JUPYTER_PATH=str(tmp_path / "jupyter"), VAE_DATA_DIR=str(mnist_dir),
+                   PIP_NO_INDEX="1", PIP_NO_BUILD_ISOLATION="0", PIP_DISABLE_PIP_VERSION_CHECK="1")
+    result = subprocess.run([sys.executable, "-m", "papermill", "02_model.ipynb", "out.ipynb",
+                             "-k", "hosted", "--no-progress-bar"],
+                            cwd=alone, env=environ, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    prefix, helpers, _, _ = _probe(alone / "out.ipynb")
+    assert Path(prefix) == tmp_path / "env" and Path(helpers).parent.name == "site-packages"
+    setup_output = nbformat.read(alone / "out.ipynb", as_version=4).cells[nb.cells.index(setup)].outputs
+    assert setup_output[0]["text"].startswith(f"Installing the helpers from {Path(archive).as_uri()}")
+
+
+def test_an_editable_install_imports_the_source_folder(source, tmp_path):
+    """pip install -e . : the environment imports the helpers from the source's src/."""
+    _checked_build_tools()
+    python = _fresh_env(tmp_path / "env")
+    _pip("install", "--no-deps", "--no-build-isolation", "--no-index", "--editable", str(source),
+         python=python)
+    found = subprocess.run([str(python), "-c", "import vae_helpers, vae_machinery.sweeps as s; "
+                            "print(vae_helpers.__file__); print(s.__file__)"],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                           env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert found.returncode == 0, found.stderr[-3000:]
+    assert [Path(line) for line in found.stdout.split()] == [source / "src" / "vae_helpers.py",
+                                                            source / "src" / "vae_machinery" / "sweeps.py"]
+
+
+def test_papermill_runs_a_notebook_from_the_repository_root_without_cwd(tmp_path, mnist_dir):
+    """papermill notebooks/02_model.ipynb out.ipynb -k python3, started in the
+    repository root: the setup cell finds src/ from there."""
+    environ = {**os.environ, "VAE_DATA_DIR": str(mnist_dir)}
+    result = subprocess.run([sys.executable, "-m", "papermill", "notebooks/02_model.ipynb",
+                             str(tmp_path / "out.ipynb"), "-k", "python3", "--no-progress-bar"],
+                            cwd=ROOT, env=environ, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    cells = nbformat.read(tmp_path / "out.ipynb", as_version=4).cells
+    assert not [o for c in cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
