@@ -126,7 +126,7 @@ def _latent_space(spec):  # notebook 06 -> imgs/latent_space.png, imgs/fashion_m
     return build
 
 
-def _explorer_static():  # notebook 06, shown only: the latent explorer's static stand-in
+def _explorer(class_names):
     class Decoder:
         latent_dim = 2
 
@@ -134,24 +134,18 @@ def _explorer_static():  # notebook 06, shown only: the latent explorer's static
             return _images(len(z), 2)
 
     points, labels = _codes(500)
-    ex = explorer_module.LatentExplorer(Decoder(), _images(500), labels, MNIST["class_names"],
-                                        points, points, "z")
+    return explorer_module.LatentExplorer(Decoder(), _images(500), labels, class_names, points, points, "z")
+
+
+def _explorer_static():  # notebook 06, shown only: the latent explorer's static stand-in
+    ex = _explorer(MNIST["class_names"])
     return explorer_module._explorer_figure(ex, "MNIST: click the map or move the sliders")
 
 
 def _explorer_map():  # notebook 06 in JupyterLab: the interactive explorer's clickable map
     pytest.importorskip("ipywidgets")
     pytest.importorskip("ipyevents")
-
-    class Decoder:
-        latent_dim = 2
-
-        def decode(self, z):
-            return _images(len(z), 2)
-
-    points, labels = _codes(500)
-    ex = explorer_module.LatentExplorer(Decoder(), _images(500), labels, FASHION["class_names"],
-                                        points, points, "z")
+    ex = _explorer(FASHION["class_names"])
     explorer_module._explorer_widgets(ex, "Fashion-MNIST: click the map or move the sliders")
     width = ex.map.layout.width
     assert width.endswith("px"), width

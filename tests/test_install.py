@@ -257,6 +257,29 @@ def _probe(out: Path) -> list[str]:
     return text.strip().split("|")[1:]
 
 
+def _run_alone(python: Path, tmp_path: Path, mnist_dir: Path, edit=lambda nb: None, **env: str):
+    """Notebook 02 copied alone into an empty folder (``edit`` may change it first), a probe cell
+    appended, run with papermill on a kernel of ``python``: (the folder, the notebook as run)."""
+    kernels = tmp_path / "jupyter" / "kernels" / "alone"
+    kernels.mkdir(parents=True)
+    (kernels / "kernel.json").write_text(json.dumps({
+        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "a notebook alone", "language": "python"}))
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    nb = nbformat.read(ROOT / "notebooks" / "02_model.ipynb", as_version=4)
+    edit(nb)
+    nb.cells.append(nbformat.v4.new_code_cell(PROBE))
+    nbformat.write(nb, alone / "02_model.ipynb")
+    environ = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    environ.update(JUPYTER_PATH=str(tmp_path / "jupyter"), VAE_DATA_DIR=str(mnist_dir), **env)
+    result = subprocess.run([sys.executable, "-m", "papermill", "02_model.ipynb", "out.ipynb",
+                             "-k", "alone", "--no-progress-bar"],
+                            cwd=alone, env=environ, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return alone, nb
+
+
 def test_an_installed_wheel_runs_a_notebook_copied_alone_into_an_empty_folder(wheel, tmp_path, mnist_dir):
     """pip install <wheel> into a fresh environment; notebook 02, alone in an
     empty folder, runs with papermill on a kernel of that environment and uses
@@ -264,23 +287,7 @@ def test_an_installed_wheel_runs_a_notebook_copied_alone_into_an_empty_folder(wh
     env = tmp_path / "env"
     python = _fresh_env(env)
     _pip("install", "--no-deps", "--no-index", str(wheel), python=python)
-    kernels = tmp_path / "jupyter" / "kernels" / "vae-wheel"
-    kernels.mkdir(parents=True)
-    (kernels / "kernel.json").write_text(json.dumps({
-        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "vae-mnist-notebooks wheel", "language": "python"}))
-
-    alone = tmp_path / "alone"
-    alone.mkdir()
-    nb = nbformat.read(ROOT / "notebooks" / "02_model.ipynb", as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell(PROBE))
-    nbformat.write(nb, alone / "02_model.ipynb")
-    environ = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    environ.update(JUPYTER_PATH=str(tmp_path / "jupyter"), VAE_DATA_DIR=str(mnist_dir))
-    result = subprocess.run([sys.executable, "-m", "papermill", "02_model.ipynb", "out.ipynb",
-                             "-k", "vae-wheel", "--no-progress-bar"],
-                            cwd=alone, env=environ, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
+    alone, _ = _run_alone(python, tmp_path, mnist_dir)
     prefix, helpers, sweeps, cwd = _probe(alone / "out.ipynb")
     site_packages = Path(subprocess.run(
         [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
@@ -300,25 +307,14 @@ def test_a_hosted_kernel_installs_the_release_itself_and_runs_the_notebook(sourc
     _checked_build_tools()
     archive = shutil.make_archive(str(tmp_path / "v0"), "zip", root_dir=source.parent, base_dir=source.name)
     python = _fresh_env(tmp_path / "env")
-    kernels = tmp_path / "jupyter" / "kernels" / "hosted"
-    kernels.mkdir(parents=True)
-    (kernels / "kernel.json").write_text(json.dumps({
-        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "hosted", "language": "python"}))
-    alone = tmp_path / "alone"
-    alone.mkdir()
-    nb = nbformat.read(ROOT / "notebooks" / "02_model.ipynb", as_version=4)
+
+    def install_from_the_archive(nb):
+        setup = next(c for c in nb.cells if c.cell_type == "code" and c.source.startswith("# Setup:"))
+        setup.source = setup.source.replace(RELEASE, Path(archive).as_uri())
+
+    alone, nb = _run_alone(python, tmp_path, mnist_dir, install_from_the_archive, PIP_NO_INDEX="1",
+                           PIP_NO_BUILD_ISOLATION="0", PIP_DISABLE_PIP_VERSION_CHECK="1")
     setup = next(c for c in nb.cells if c.cell_type == "code" and c.source.startswith("# Setup:"))
-    setup.source = setup.source.replace(RELEASE, Path(archive).as_uri())
-    nb.cells.append(nbformat.v4.new_code_cell(PROBE))
-    nbformat.write(nb, alone / "02_model.ipynb")
-    environ = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    environ.update(JUPYTER_PATH=str(tmp_path / "jupyter"), VAE_DATA_DIR=str(mnist_dir),
-                   PIP_NO_INDEX="1", PIP_NO_BUILD_ISOLATION="0", PIP_DISABLE_PIP_VERSION_CHECK="1")
-    result = subprocess.run([sys.executable, "-m", "papermill", "02_model.ipynb", "out.ipynb",
-                             "-k", "hosted", "--no-progress-bar"],
-                            cwd=alone, env=environ, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
     prefix, helpers, _, _ = _probe(alone / "out.ipynb")
     assert Path(prefix) == tmp_path / "env" and Path(helpers).parent.name == "site-packages"
     setup_output = nbformat.read(alone / "out.ipynb", as_version=4).cells[nb.cells.index(setup)].outputs
