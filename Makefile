@@ -4,8 +4,9 @@
 #   make run                      # all six notebooks, default parameters
 #   make run EPOCHS=5 LATENT_DIM=10
 #   make test                     # ruff, unit tests + pytest --nbval on the notebooks
-#   make experiments              # notebook 07: the beta / latent-size sweep (~10 min)
+#   make experiments              # notebook 07: the beta / latent-size sweep, 3 seeds (~30 min)
 #   make experiments EPOCHS=1     # a quick version of the sweep
+#   make beyond                   # notebooks 08-10: conditional VAE, conv VAE, posterior collapse
 #   make lab                      # open the series in JupyterLab (the venv's Python as kernel)
 #   make site                     # the documentation site in build/site/{student,instructor}/
 #   make site FROM=build/notebooks     # ... of the last `make run` instead of the committed run
@@ -22,10 +23,10 @@ CLI_PARAMS := $(filter-out $(addsuffix =%,$(MAKE_VARS)),$(-*-command-variables-*
 PM_ARGS := $(foreach a,$(CLI_PARAMS),-p $(subst =, ,$(a)))
 PYTEST_NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help venv run experiments test lint unit nbval notebooks lab site clean
+.PHONY: help venv run experiments beyond test lint unit nbval notebooks lab site clean
 
 help:
-	@sed -n '1,12p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,13p' Makefile | sed 's/^# \{0,1\}//'
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; \
@@ -44,6 +45,10 @@ run: venv
 
 experiments: venv
 	$(PY) tools/run_series.py --only 07 $(PM_ARGS)
+
+# Notebooks 08-10, each alone (about 50 minutes in all on a 2-core CPU; finished runs are reused).
+beyond: venv
+	$(PY) tools/run_series.py --only 08 09 10 $(PM_ARGS)
 
 test: venv lint
 	$(PY) -m pytest $(PYTEST_NBVAL) notebooks tests

@@ -262,7 +262,7 @@ def describe_model(model: VAE) -> str:
             if isinstance(layer, keras.layers.InputLayer):
                 lines.append(f"  {layer.name:<10} input  {shape:<12}")
             else:
-                act = getattr(layer.activation, "__name__", "")
+                act = getattr(getattr(layer, "activation", None), "__name__", "")  # none for Reshape, Flatten
                 lines.append(f"  {layer.name:<10} {act:<6} {shape:<12} {layer.count_params():>9,} params")
         lines.append(f"  total{'':<27}{part.count_params():>9,} params")
     lines.append(f"VAE total: {model.count_params():,} trainable parameters")
@@ -277,29 +277,31 @@ EVAL_BATCH_SIZE = 1000  # images per evaluation batch (no gradients: large batch
 
 
 def compile_vae(model: VAE, learning_rate: float, *, total_steps: int | None = None, lr_decay: float = 0.0,
-                matmul_precision: str = "auto", steps_per_execution: int = STEPS_PER_EXECUTION) -> VAE:
+                matmul_precision: str = "auto", steps_per_execution: int = STEPS_PER_EXECUTION,
+                jit_compile: bool | None = None) -> VAE:
     """Give the model its optimizer: Adam with ``beta_2 = 0.99``, the
     learning rate constant and then falling linearly to 0 over the last
     ``lr_decay`` of ``total_steps``. The loss is the model's own
     :meth:`VAE.compute_loss`.
 
     The rest is speed, explained in ``docs/performance.md``: XLA compilation
-    (TensorFlow and JAX), ``steps_per_execution`` batches per call, and
-    ``matmul_precision`` (bfloat16 products where the CPU has them).
+    (TensorFlow and JAX; ``jit_compile=False`` turns it off), ``steps_per_execution``
+    batches per call, and ``matmul_precision`` (bfloat16 products where the CPU has them).
     """
     check_parameters(LEARNING_RATE=learning_rate, LR_DECAY=lr_decay, MATMUL_PRECISION=matmul_precision)
     schedule: Any = learning_rate
     if total_steps is not None and lr_decay > 0:
         schedule = ConstantThenLinearDecay(learning_rate, total_steps, lr_decay)
     optimizer = keras.optimizers.Adam(learning_rate=schedule, beta_2=ADAM_BETA_2)
-    fast_training.compile_fast(model, optimizer, matmul_precision, steps_per_execution)
+    fast_training.compile_fast(model, optimizer, matmul_precision, steps_per_execution, jit_compile)
     return model
 
 
 def train_vae(model: VAE, data: Dataset, epochs: int, batch_size: int, learning_rate: float, *,
               lr_decay: float = 0.0, matmul_precision: str = "auto", seed: int = 0,
               checkpoint_dir: str | os.PathLike | None = None, resume: bool = False, verbose: bool = True,
-              callbacks: Sequence[keras.callbacks.Callback] = ()) -> dict[str, list[float]]:
+              callbacks: Sequence[keras.callbacks.Callback] = (),
+              labels: bool = False) -> dict[str, list[float]]:
     """Train on ``data.x_train`` and evaluate on the validation images
     ``data.x_val`` after every epoch, printing one line per epoch. The test
     images are not touched.
@@ -309,7 +311,9 @@ def train_vae(model: VAE, data: Dataset, epochs: int, batch_size: int, learning_
     saved after every epoch; ``resume=True`` continues from it and ends with
     the weights of an uninterrupted run. Returns the history per epoch:
     ``loss``, ``reconstruction_loss``, ``kl_loss`` (training), the same with
-    ``val_`` (validation), ``learning_rate`` and ``epoch_time_s``.
+    ``val_`` (validation), ``learning_rate`` and ``epoch_time_s``. With
+    ``labels=True`` every batch is a pair (images, one-hot labels): the input
+    of a conditional VAE (notebook 08).
     """
     check_parameters(EPOCHS=epochs, BATCH_SIZE=batch_size, LEARNING_RATE=learning_rate, LR_DECAY=lr_decay,
                      MATMUL_PRECISION=matmul_precision, SEED=seed)
@@ -325,7 +329,7 @@ def train_vae(model: VAE, data: Dataset, epochs: int, batch_size: int, learning_
     checkpoint = Path(checkpoint_dir) / CHECKPOINT_FILE if checkpoint_dir is not None else None
     history = fast_training.restore_history(checkpoint, model, identity, verbose) if resume else {}
     logger = EpochLogger(epochs, verbose)
-    x_train, val_batches = fast_training.training_tensors(data, EVAL_BATCH_SIZE)
+    x_train, val_batches = fast_training.training_tensors(data, EVAL_BATCH_SIZE, labels)
     # One fit() call per epoch, each over this epoch's shuffled order (so that a
     # resumed run sees exactly the batches of a straight one), with a validation pass.
     for epoch in range(len(history.get("loss", [])), epochs):
@@ -347,30 +351,40 @@ def train_vae(model: VAE, data: Dataset, epochs: int, batch_size: int, learning_
 # ==========================================================================
 # 5. Evaluation
 # ==========================================================================
-def evaluate_vae(model: VAE, x: np.ndarray, batch_size: int = EVAL_BATCH_SIZE) -> dict[str, float]:
+def evaluate_vae(model: VAE, x: np.ndarray, batch_size: int = EVAL_BATCH_SIZE,
+                 labels: np.ndarray | None = None) -> dict[str, float]:
     """Mean BCE, KL and negative ELBO (BCE + KL, nats per image) over ``x``,
-    with one sample of z per image."""
+    with one sample of z per image. A conditional VAE (notebook 08) also gets
+    the one-hot ``labels``: its negative ELBO bounds -log p(x | y)."""
     bce_sum = kl_sum = 0.0
     for start in range(0, len(x), batch_size):
         batch = ops.convert_to_tensor(x[start : start + batch_size])
-        logits, z_mean, z_log_var = model(batch, training=False)
+        y = None if labels is None else ops.convert_to_tensor(labels[start : start + batch_size])
+        logits, z_mean, z_log_var = model(batch if y is None else (batch, y), training=False)
         bce_sum += float(ops.convert_to_numpy(ops.sum(reconstruction_bce(batch, logits))))
         kl_sum += float(ops.convert_to_numpy(ops.sum(kl_divergence(z_mean, z_log_var))))
     bce, kl = bce_sum / len(x), kl_sum / len(x)
     return {"bce": bce, "kl": kl, "neg_elbo": bce + kl}
 
 
-def log_importance_weights(model: VAE, x: Any, eps: Any) -> Any:
+def log_importance_weights(model: VAE, x: Any, eps: Any, labels: Any = None) -> Any:
     """``log w = log p(x|z) + log p(z) - log q(z|x)`` for ``z = mu + sigma * eps``.
 
     ``x`` is ``(B, 784)``, ``eps`` is ``(B, K, latent_dim)`` standard-normal
     noise; returns ``(B, K)`` log-weights in nats. The Gaussian normalising
-    constants cancel between ``p(z)`` and ``q(z|x)`` and are left out.
+    constants cancel between ``p(z)`` and ``q(z|x)`` and are left out. For a
+    conditional VAE, whose encoder and decoder take ``[x, labels]`` and
+    ``[z, labels]``, pass the ``(B, classes)`` one-hot ``labels``: then
+    ``p(x|z)`` and ``q(z|x)`` are ``p(x|z, y)`` and ``q(z|x, y)``.
     """
     x, eps = ops.convert_to_tensor(x), ops.convert_to_tensor(eps)
-    z_mean, z_log_var = model.encoder(x, training=False)
+    labels = None if labels is None else ops.convert_to_tensor(labels)
+    z_mean, z_log_var = model.encoder(x if labels is None else [x, labels], training=False)
     z = reparameterize(ops.expand_dims(z_mean, 1), ops.expand_dims(z_log_var, 1), eps)  # (B, K, latent)
-    logits = model.decoder(ops.reshape(z, (-1, model.latent_dim)), training=False)
+    rows = ops.reshape(z, (-1, model.latent_dim))
+    if labels is not None:  # the label of image b next to each of its K samples
+        rows = [rows, ops.repeat(labels, ops.shape(eps)[1], axis=0)]
+    logits = model.decoder(rows, training=False)
     logits = ops.reshape(logits, (ops.shape(x)[0], -1, model.input_dim))
     # log p(x|z) = -BCE summed over pixels, written as x.l - softplus(l) so that x is not copied K times.
     log_px_z = ops.einsum("bkp,bp->bk", logits, x) - ops.sum(ops.softplus(logits), axis=-1)
@@ -387,14 +401,16 @@ def log_mean_exp(a: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 def iwae_log_likelihood(model: VAE, x: np.ndarray, k: int = 100, *, seed: int = 0,
-                        batch_size: int | None = None, max_rows: int = 32_768) -> dict[str, Any]:
+                        batch_size: int | None = None, max_rows: int = 32_768,
+                        labels: np.ndarray | None = None) -> dict[str, Any]:
     """Importance-weighted estimate of ``log p(x)`` (Burda et al., 2015).
 
     For every image, draw ``k`` samples ``z_k ~ q(z|x)`` and return
     ``log (1/k) sum_k p(x|z_k) p(z_k) / q(z_k|x)``. Averaged over images this
     is a lower bound on ``log p(x)`` that tightens as ``k`` grows (``k = 1``
     is the ELBO). Returns ``{"log_px", "elbo", "per_image", "k", "seconds"}``
-    in nats per image; works on ``max_rows`` decoder rows at a time.
+    in nats per image; works on ``max_rows`` decoder rows at a time. With
+    one-hot ``labels`` (a conditional VAE) it estimates ``log p(x | y)``.
     """
     if not is_int(k) or k < 1:
         raise ParameterError(f"Parameter IWAE_K = {describe(k)} is not allowed: "
@@ -408,13 +424,30 @@ def iwae_log_likelihood(model: VAE, x: np.ndarray, k: int = 100, *, seed: int = 
     for first in range(0, len(x), batch_size):
         xb = x[first : first + batch_size]
         eps = rng.standard_normal((len(xb), k, model.latent_dim), dtype=np.float32)
-        log_w = np.concatenate([ops.convert_to_numpy(log_importance_weights(model, xb, eps[:, j : j + chunk]))
+        yb = None if labels is None else labels[first : first + batch_size]
+        log_w = np.concatenate([ops.convert_to_numpy(log_importance_weights(model, xb, eps[:, j : j + chunk],
+                                                                            yb))
                                 for j in range(0, k, chunk)], axis=1).astype(np.float64)
         per_image[first : first + len(xb)] = log_mean_exp(log_w, axis=1)
         elbo_sum += float(log_w.mean(axis=1).sum())
     return {"log_px": float(per_image.mean()), "elbo": elbo_sum / len(x), "per_image": per_image,
             "k": int(k), "seconds": time.perf_counter() - start}
 
+
+def kl_per_dimension(model: VAE, x: np.ndarray, batch_size: int = EVAL_BATCH_SIZE) -> np.ndarray:
+    """The KL of each latent dimension, ``1/2 (mu^2 + sigma^2 - 1 - log sigma^2)``,
+    averaged over the images ``x``: ``(latent_dim,)`` nats that sum to the KL."""
+    z_mean, z_log_var = model.encoder.predict(x, batch_size=batch_size, verbose=0)
+    return np.mean(0.5 * (np.square(z_mean) + np.exp(z_log_var) - 1.0 - z_log_var), axis=0)
+
+
+def active_units(model: VAE, x: np.ndarray, threshold: float = 0.01,
+                 batch_size: int = EVAL_BATCH_SIZE) -> np.ndarray:
+    """Which latent dimensions the model uses (Burda et al., 2015): unit ``u``
+    is active when its encoder mean moves with the image,
+    ``Var_x(E_q[z_u | x]) > threshold``. Returns one True/False per dimension."""
+    z_mean = latent_means(model, x, batch_size)
+    return np.var(z_mean, axis=0) > threshold
 
 # ==========================================================================
 # 6. The latent space
@@ -534,6 +567,8 @@ from vae_machinery.exercises import (  # noqa: E402
     EXERCISES,
     check,
     check_answer,
+    check_condition,
+    check_free_bits_kl,
     check_interpolation,
     check_kl_divergence,
     check_log_mean_exp,
@@ -553,7 +588,10 @@ from vae_machinery.parameters import (  # noqa: E402
 from vae_machinery.plots import (  # noqa: E402
     plot_digit_grid,
     plot_image_panels,
+    plot_image_table,
     plot_interpolations,
+    plot_kl_per_dimension,
+    plot_latent_panels,
     plot_latent_space,
     plot_latent_sweep,
     plot_loss_curves,
@@ -571,21 +609,23 @@ from vae_machinery.sweeps import SWEEP_COLUMNS, format_table, plan_sweep, write_
 __all__ = [
     # the VAE, defined in this file
     "ACTIVATION", "ADAM_BETA_2", "BINARIZE_TEST_SEED", "Dataset", "EVAL_BATCH_SIZE", "HIDDEN_LAYERS",
-    "IMAGE_PIXELS", "IMAGE_SIDE", "VAE", "VALIDATION_SEED", "VALIDATION_SIZE", "binarize_images",
-    "build_decoder", "build_encoder", "compile_vae", "decode_manifold", "describe_model", "evaluate_vae",
-    "interpolate", "iwae_log_likelihood", "kl_divergence", "latent_means", "load_artifacts", "load_dataset",
-    "log_importance_weights", "log_mean_exp", "reconstruct", "reconstruction_bce", "reparameterize",
-    "save_artifacts", "set_seed", "train_vae", "vae_loss", "versions",
+    "IMAGE_PIXELS", "IMAGE_SIDE", "VAE", "VALIDATION_SEED", "VALIDATION_SIZE", "active_units",
+    "binarize_images", "build_decoder", "build_encoder", "compile_vae", "decode_manifold", "describe_model",
+    "evaluate_vae", "interpolate", "iwae_log_likelihood", "kl_divergence", "kl_per_dimension", "latent_means",
+    "load_artifacts", "load_dataset", "log_importance_weights", "log_mean_exp", "reconstruct",
+    "reconstruction_bce", "reparameterize", "save_artifacts", "set_seed", "train_vae", "vae_loss", "versions",
     # the machinery, from vae_machinery
     "ArtifactsError", "BINARIZE_MODES", "CHECKPOINT_FILE", "CONFIG_FILE", "ConstantThenLinearDecay",
     "DATASETS", "DataError", "Dense", "EXERCISES", "EXPLORER_MAX_SLIDERS", "EXPLORER_TEXT", "EpochLogger",
     "HISTORY_FILE", "LatentExplorer", "MATMUL_PRECISIONS", "MODEL_FILE", "ParameterError",
     "SERIES_DEFAULTS", "STEPS_PER_EXECUTION", "SWEEP_COLUMNS", "VAEError", "bfloat16_matmul",
-    "bfloat16_matmul_supported", "check", "check_answer", "check_interpolation", "check_kl_divergence",
-    "check_log_mean_exp", "check_parameters", "check_reparameterize", "check_vae_loss", "epoch_batches",
-    "epoch_order", "figures_dir", "format_table", "grade", "is_default_run", "latent_explorer",
-    "matmul_precision", "parse_idx", "plan_sweep", "plot_digit_grid", "plot_image_panels",
-    "plot_interpolations", "plot_latent_space", "plot_latent_sweep", "plot_loss_curves", "plot_manifold",
-    "plot_rate_distortion", "plot_reconstructions", "plot_samples", "plot_sweep_gallery", "project_2d",
-    "resolve_matmul_precision", "save_figure", "set_matmul_precision", "tile_images", "write_csv",
+    "bfloat16_matmul_supported", "check", "check_answer", "check_condition", "check_free_bits_kl",
+    "check_interpolation", "check_kl_divergence", "check_log_mean_exp", "check_parameters",
+    "check_reparameterize", "check_vae_loss", "epoch_batches", "epoch_order", "figures_dir", "format_table",
+    "grade", "is_default_run", "latent_explorer", "matmul_precision", "parse_idx", "plan_sweep",
+    "plot_digit_grid", "plot_image_panels", "plot_image_table", "plot_interpolations",
+    "plot_kl_per_dimension", "plot_latent_panels", "plot_latent_space", "plot_latent_sweep",
+    "plot_loss_curves", "plot_manifold", "plot_rate_distortion", "plot_reconstructions", "plot_samples",
+    "plot_sweep_gallery", "project_2d", "resolve_matmul_precision", "save_figure", "set_matmul_precision",
+    "tile_images", "write_csv",
 ]

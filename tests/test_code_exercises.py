@@ -47,6 +47,14 @@ def kl_per_dim(z_mean, z_log_var):
     return -0.5 * (1.0 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var))
 
 
+def condition(z, digits):  # notebook 08
+    return ops.concatenate([z, ops.one_hot(digits, 10)], axis=-1)
+
+
+def free_bits_kl(z_mean, z_log_var, free_bits):  # notebook 10
+    return ops.sum(ops.maximum(ops.mean(kl_per_dim(z_mean, z_log_var), axis=0), free_bits))
+
+
 # --------------------------------------------------------------------------
 # Wrong implementations: (name, function, words the message must contain)
 # --------------------------------------------------------------------------
@@ -115,12 +123,39 @@ WRONG_INTERPOLATION = [
     ("transposed", lambda a, b, n: interpolate_latent(a, b, n).T, "has shape (2, 3)"),
 ]
 
+WRONG_CONDITION = [
+    ("label first", lambda z, d: ops.concatenate([ops.one_hot(d, 10), z], axis=-1), "z comes first"),
+    ("the digit itself", lambda z, d: ops.concatenate([z, ops.cast(ops.expand_dims(d, -1), "float32")], -1),
+     "not the digit itself"),
+    ("nine classes", lambda z, d: ops.concatenate([z, ops.one_hot(d, 9)], axis=-1),
+     "has shape (1, 11), expected (1, 12)"),
+    ("stacked as rows", lambda z, d: ops.concatenate([z, ops.one_hot(d, 10)], axis=0), "raised"),
+]
+if TENSORFLOW:
+    WRONG_CONDITION.append(
+        ("numpy", lambda z, d: np.concatenate([np.asarray(z), np.eye(10)[np.asarray(d)]], -1), "no gradient"))
+
+WRONG_FREE_BITS = [
+    ("floor per image", lambda m, v, lam: ops.mean(ops.sum(ops.maximum(kl_per_dim(m, v), lam), axis=-1)),
+     "the floor is per dimension, not per image"),
+    ("floor on the total", lambda m, v, lam: ops.maximum(ops.sum(ops.mean(kl_per_dim(m, v), axis=0)), lam),
+     "your KL term is 0.5, expected 0.75"),
+    ("mean over dimensions", lambda m, v, lam: ops.mean(ops.maximum(ops.mean(kl_per_dim(m, v), axis=0), lam)),
+     "your KL term is 0.25, expected 0.5"),
+    ("no batch mean", lambda m, v, lam: ops.sum(ops.maximum(kl_per_dim(m, v), lam), axis=-1),
+     "has shape (1,), expected ()"),
+    ("a ceiling", lambda m, v, lam: ops.sum(ops.minimum(ops.mean(kl_per_dim(m, v), axis=0), lam)),
+     "your KL term is 0, expected 0.5"),
+]
+
 CHECKS = [
     (exercises.check_reparameterize, reparameterize, WRONG_REPARAMETERIZE, "exp(0.5 * z_log_var)"),
     (exercises.check_kl_divergence, kl_divergence, WRONG_KL, "axis=-1"),
     (exercises.check_vae_loss, vae_loss, WRONG_VAE_LOSS, "beta"),
     (exercises.check_log_mean_exp, log_mean_exp, WRONG_LOG_MEAN_EXP, "log mean exp"),
     (exercises.check_interpolation, interpolate_latent, WRONG_INTERPOLATION, "linspace"),
+    (exercises.check_condition, condition, WRONG_CONDITION, "ops.concatenate([z, one_hot], axis=-1)"),
+    (exercises.check_free_bits_kl, free_bits_kl, WRONG_FREE_BITS, "per dimension"),
 ]
 WRONG = [pytest.param(check, wrong, words, id=f"{check.__name__}-{name}")
          for check, _, wrongs, _ in CHECKS for name, wrong, words in wrongs]

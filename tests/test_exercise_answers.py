@@ -96,9 +96,28 @@ def notebook_objects() -> dict:
     by_dim = {d: {"test_neg_elbo": e, "test_bce": b, "test_kl": k}
               for d, e, b, k in [(2, 143.23, 136.91, 6.32), (5, 113.47, 96.0, 17.47),
                                  (20, 96.72, 71.1, 25.62)]}
+    # Notebook 08: both models' test numbers; the CVAE's codes, with only a little class left in them.
+    results = {"VAE": {"neg_elbo": 142.51, "bce": 136.09, "kl": 6.42, "log_px": -140.93},
+               "conditional VAE": {"neg_elbo": 128.49, "bce": 123.72, "kl": 4.77, "log_px": -127.64}}
+    mu_cvae = rng.standard_normal((300, 2)).astype("float32") + np.repeat(np.arange(10), 30)[:, None] / 20
+    # Notebook 09: seconds per epoch of both architectures at two latent sizes.
+    conv_rows = [{"run": f"{arch.lower()}_latent{d}", "model": arch, "LATENT_DIM": d, "s_per_epoch": t}
+                 for d, arch, t in [(2, "MLP", 1.1), (2, "conv", 19.3), (20, "MLP", 1.3), (20, "conv", 19.9)]]
+    # Notebook 10: six runs; the best log p(x) is not the run with the most active units.
+    collapse_rows = [{"run": name, "active": active, "test_neg_elbo": elbo, "test_log_px": log_px}
+                     for name, active, elbo, log_px in [
+                         ("β = 1", 15, 96.1, -93.3), ("β = 1, warm-up", 25, 97.9, -94.1),
+                         ("β = 1, free bits", 32, 97.6, -93.8), ("β = 4", 7, 113.9, -106.2),
+                         ("β = 4, warm-up", 14, 111.2, -101.0), ("β = 4, free bits", 31, 118.0, -104.3)]]
+    by_name = {r["run"]: dict(r) for r in collapse_rows}
+    by_name["β = 1"].update(kl_per_dim=[2.1, 1.5, 1.0, 0.3, 0.002, 0.001, 0.0005, 0.0],
+                            mu_variance=[1.2, 0.8, 0.5, 0.02, 0.005, 0.001, 0.0, 0.0])
     return dict(data=data, model=model, history=history, mu=mu, nearest=nearest, beta_rows=beta_rows,
                 by_dim=by_dim, samples=rng.random((64, 784), dtype=np.float32), EPOCHS=len(kl), SEED=0,
-                LATENT_DIM=2, BETAS=[0.25, 0.5, 1.0, 2.0, 4.0], LATENT_DIMS=[2, 5, 20])
+                LATENT_DIM=2, BETAS=[0.25, 0.5, 1.0, 2.0, 4.0], LATENT_DIMS=[2, 5, 20], results=results,
+                mu_cvae=mu_cvae, conv_rows=conv_rows, CONV_LATENT_DIMS=[2, 20],
+                by_run={(r["model"], r["LATENT_DIM"]): r for r in conv_rows}, collapse_rows=collapse_rows,
+                by_name=by_name, THRESHOLD=0.01)
 
 
 def _run_solution(exercise: str, objects: dict) -> tuple[object, str, dict]:
@@ -241,6 +260,22 @@ WRONG = {  # exercise -> [(mistake, wrong answer from the objects o and the righ
              ("the centre it goes to", lambda o, v: "7"), ("its error rate", lambda o, v: 0.5)],
     "07.1": [("the largest beta", lambda o, v: 4.0), ("the theory's beta", lambda o, v: 1.0),
              ("the autoencoder", lambda o, v: 0.0)],
+    "08.2": [("the wrong sign", lambda o, v: -v),
+             ("the IWAE difference", lambda o, v: o["results"]["conditional VAE"]["log_px"]
+              - o["results"]["VAE"]["log_px"]),
+             ("log 10, the most a label is worth", lambda o, v: round(math.log(10), 2))],
+    "08.3": [("the error rate", lambda o, v: 1 - v), ("chance", lambda o, v: 0.1),
+             ("a percentage as a plain number", lambda o, v: round(100 * v, 1))],
+    "09.1": [("no biases", lambda o, v: 3 * 3 * 32 * 64), ("one input channel", lambda o, v: 3 * 3 * 64 + 64),
+             ("a dense layer", lambda o, v: 14 * 14 * 32 * 7 * 7 * 64 + 7 * 7 * 64)],
+    "09.2": [("the wrong way round", lambda o, v: 1 / v),
+             ("a difference of seconds", lambda o, v: 19.3 - 1.1),
+             ("at latent size 20", lambda o, v: 19.9 / 1.3)],
+    "10.2": [("the run's whole KL", lambda o, v: sum(o["by_name"]["β = 1"]["kl_per_dim"])),
+             ("the number of inactive units", lambda o, v: 4),
+             ("the active units' KL", lambda o, v: 2.1 + 1.5 + 1.0 + 0.3)],
+    "10.3": [("the most active units", lambda o, v: "β = 1, free bits"),
+             ("the lowest log p(x)", lambda o, v: "β = 4"), ("not a run's name", lambda o, v: "free bits")],
     "07.2": [("the wrong sign", lambda o, v: -v),
              ("the BCE only", lambda o, v: o["by_dim"][2]["test_bce"] - o["by_dim"][20]["test_bce"]),
              ("to the next size",
@@ -271,6 +306,10 @@ def test_an_untouched_answer_is_not_answered_yet_and_scores_nothing(exercise, no
 # --------------------------------------------------------------------------
 # Code exercises, through the notebooks' calls
 # --------------------------------------------------------------------------
+def _kl_dims(z_mean, z_log_var):
+    return 0.5 * (ops.square(z_mean) + ops.exp(z_log_var) - 1.0 - z_log_var)
+
+
 def _sum_z(z_mean, z_log_var, eps):
     return ops.sum(z_mean + ops.exp(0.5 * z_log_var) * eps, axis=-1)
 
@@ -285,6 +324,12 @@ CODE_WRONG = {
              lambda a, axis=-1: np.mean(a, axis=axis)],
     "06.1": [lambda a, b, n: np.linspace(a, b, n, endpoint=False),
              lambda a, b, n: np.linspace(b, a, n)],
+    "08.1": [lambda z, d: ops.concatenate([ops.one_hot(d, 10), z], axis=-1),
+             lambda z, d: ops.concatenate([z, ops.expand_dims(ops.cast(d, "float32"), -1)], axis=-1),
+             lambda z, d: ops.concatenate([z, ops.one_hot(d, 10)], axis=0)],
+    "10.1": [lambda m, v, lam: ops.mean(ops.sum(ops.maximum(_kl_dims(m, v), lam), axis=-1)),
+             lambda m, v, lam: ops.maximum(ops.sum(ops.mean(_kl_dims(m, v), axis=0)), lam),
+             lambda m, v, lam: ops.mean(ops.maximum(ops.mean(_kl_dims(m, v), axis=0), lam))],
 }
 
 

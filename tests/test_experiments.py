@@ -61,12 +61,14 @@ def test_interpolation_starts_and_ends_at_the_reconstructions():
 
 
 def test_experiments_notebook_runs_a_tiny_sweep_and_reuses_it(tmp_path, mnist_dir):
-    """The real notebook 07 through papermill: 4 one-epoch runs, then again
-    (every run reused), checking the table, the figures, and that the worked
-    solutions pass their self-checks and hidden tests on this run's numbers."""
+    """The real notebook 07 through papermill: 4 settings x 2 seeds of one
+    epoch on its default local Dask cluster, then again (every run reused),
+    checking the tables, the figures, and that the worked solutions pass their
+    self-checks and hidden tests on this run's numbers."""
     import papermill as pm
 
-    params = dict(EPOCHS=1, BETAS=[0.5, 1.0], LATENT_DIMS=[2, 5], BINARIZED_LATENT_DIMS=[2], IWAE_K=5,
+    params = dict(EPOCHS=1, SEEDS=[1, 2], BETAS=[0.5, 1.0], LATENT_DIMS=[2, 5], BINARIZED_LATENT_DIMS=[2],
+                  IWAE_K=5,
                   SWEEP_DIR=str(tmp_path / "sweep"), IMGS_DIR=str(tmp_path / "imgs"), DATA_DIR=str(mnist_dir))
     outputs = []
     notebook = ROOT / "notebooks" / "07_experiments.ipynb"
@@ -81,18 +83,25 @@ def test_experiments_notebook_runs_a_tiny_sweep_and_reuses_it(tmp_path, mnist_di
         outputs.append("".join(t if isinstance(t, str) else "".join(t) for t in streams))
         checks += ["".join("".join(o.get("text", "")) for o in c["outputs"]) for c in cells
                    if "exercise-check" in c["metadata"].get("tags", [])]
-    assert outputs[0].count("trained in") == 4 and "reused (training took" not in outputs[0]
-    assert outputs[1].count("reused (training took") == 4 and "trained in" not in outputs[1]
+    assert outputs[0].count("trained in") == 8 and "reused (training took" not in outputs[0]
+    assert outputs[1].count("reused (training took") == 8 and "trained in" not in outputs[1]
+    assert "Dask scheduler at tcp://127.0.0.1:" in outputs[0]
     assert "Kernel is running over TCP" not in outputs[0], "nested kernels' stderr leaks into the notebook"
     assert len(checks) >= 4 and all(text == "Correct!\n" for text in checks), checks
     rows = list(csv.DictReader((tmp_path / "sweep" / "results.csv").open()))
-    assert [r["run"] for r in rows] == ["beta0.5_latent2", "beta1_latent2", "beta1_latent5",
-                                       "beta1_latent2_binarized"]
+    settings = ["beta0.5_latent2", "beta1_latent2", "beta1_latent5", "beta1_latent2_binarized"]
+    assert [r["run"] for r in rows] == [f"{s}/seed{seed}" for s in settings for seed in (1, 2)]
     for r in rows:
         elbo, log_px = float(r["test_neg_elbo"]), float(r["test_log_px"])
         assert 0 < elbo < 400 and -elbo - 0.5 <= log_px < 0
-    assert [r["BINARIZE"] for r in rows] == ["", "", "", "dynamic"]
-    assert [r["LATENT_DIM"] for r in rows] == ["2", "2", "5", "2"]
+    summary = list(csv.DictReader((tmp_path / "sweep" / "summary.csv").open()))
+    assert [r["setting"] for r in summary] == settings and {r["seeds"] for r in summary} == {"2"}
+    assert [r["BINARIZE"] for r in summary] == ["", "", "", "dynamic"]
+    assert [r["LATENT_DIM"] for r in summary] == ["2", "2", "5", "2"]
+    for s in summary:
+        elbos = [float(r["test_neg_elbo"]) for r in rows if r["setting"] == s["setting"]]
+        assert float(s["test_neg_elbo"]) == pytest.approx(np.mean(elbos), abs=1e-3)
+        assert float(s["test_neg_elbo_std"]) == pytest.approx(np.std(elbos, ddof=1), abs=1e-3)
     for name in ("beta_sweep", "beta_sweep_gallery", "latent_sweep", "latent_sweep_samples"):
         assert (tmp_path / "imgs" / f"{name}.png").stat().st_size > 10_000
 

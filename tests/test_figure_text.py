@@ -226,6 +226,50 @@ def _digit_grid():  # notebook 01, shown only
                               title="MNIST: random training examples")
 
 
+def _cvae_digits():  # notebook 08 -> imgs/cvae_digits.png
+    grid = _images(100).reshape(10, 10, SIDE * SIDE)
+    columns = ["z = 0"] + [f"z{j}" for j in range(1, 10)]
+    return vh.plot_image_table(grid, MNIST["class_names"], columns,
+                               title="MNIST conditional VAE: each column one code z (z1 ... z9 from "
+                                     "N(0, I)), each row one label",
+                               row_title="label given to the decoder",
+                               col_title="the same z down each column")
+
+
+def _cvae_style_transfer():  # notebook 08 -> imgs/cvae_style_transfer.png
+    table = _images(110).reshape(10, 11, SIDE * SIDE)
+    return vh.plot_image_table(table, [f"test {name}" for name in MNIST["class_names"]],
+                               ["image"] + [f"as {name}" for name in MNIST["class_names"]],
+                               title="MNIST: a test image's style (its code z), decoded as every digit",
+                               split_after=1)
+
+
+def _cvae_latent_space():  # notebook 08 -> imgs/cvae_latent_space.png
+    vae, labels = _codes(2000, spread=2.0)
+    cvae, _ = _codes(2000, spread=0.2, seed=1)
+    return vh.plot_latent_panels([("VAE: q(z | x)", vae), ("conditional VAE: q(z | x, y)", cvae)], labels,
+                                 MNIST["class_names"],
+                                 title="MNIST test images' latent means, coloured by digit")
+
+
+def _conv_vs_mlp_reconstructions():  # notebook 09 -> imgs/conv_vs_mlp_reconstructions.png
+    names = ["test image", "MLP, latent 2", "conv, latent 2", "MLP, latent 20", "conv, latent 20"]
+    return vh.plot_image_table(_images(50).reshape(5, 10, SIDE * SIDE), names, MNIST["class_names"],
+                               title="MNIST: test images and their reconstructions by the MLP and the "
+                                     "convolutional VAE")
+
+
+def _kl_per_dimension():  # notebook 10 -> imgs/kl_per_dimension.png
+    rng = _rng()
+    panels = []
+    for name, free_bits in [("β = 1", 0.0), ("β = 1, warm-up", 0.0), ("β = 1, free bits", 0.25),
+                            ("β = 4", 0.0), ("β = 4, warm-up", 0.0), ("β = 4, free bits", 0.25)]:
+        kl = np.sort(rng.exponential(0.5, 32))[::-1] * (rng.random(32) < 0.6)
+        panels.append((name, kl, kl > 0.05, free_bits))
+    return vh.plot_kl_per_dimension(panels, title="MNIST, latent size 32: KL of each latent dimension on the "
+                                                  "test images, largest first")
+
+
 # name: (builder, how it is shown). "saved" figures go to imgs/ (the README embeds them) and are shown
 # inline in their notebook; "inline" ones are only shown in a notebook; "explorer" is the static
 # stand-in of notebook 06's latent explorer; "widget" is the interactive explorer's map, a PNG shown in
@@ -243,6 +287,11 @@ FIGURES = {
     "autoencoder_vs_vae": (_autoencoder_vs_vae, "saved"),
     "latent_sweep": (_latent_sweep, "saved"),
     "latent_sweep_samples": (_latent_sweep_samples, "saved"),
+    "cvae_digits": (_cvae_digits, "saved"),
+    "cvae_style_transfer": (_cvae_style_transfer, "saved"),
+    "cvae_latent_space": (_cvae_latent_space, "saved"),
+    "conv_vs_mlp_reconstructions": (_conv_vs_mlp_reconstructions, "saved"),
+    "kl_per_dimension": (_kl_per_dimension, "saved"),
     "digit_grid (notebook 01)": (_digit_grid, "inline"),
     "worst reconstruction (notebook 04)": (_worst_reconstruction, "inline"),
     "explorer static preview (notebook 06)": (_explorer_static, "explorer"),

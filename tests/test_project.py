@@ -24,16 +24,19 @@ def test_environment_yml_matches_requirements():
     assert all("==" in r for r in pip_reqs), "every requirement is pinned"
 
 
-def test_seven_notebooks_in_order():
-    assert [p.name[:3] for p in NOTEBOOKS] == ["01_", "02_", "03_", "04_", "05_", "06_", "07_"]
+def test_ten_notebooks_in_order():
+    assert [p.name[:3] for p in NOTEBOOKS] == ["01_", "02_", "03_", "04_", "05_", "06_", "07_", "08_", "09_",
+                                               "10_"]
 
 
-def test_make_run_is_the_six_notebook_series_and_07_runs_on_request():
+def test_make_run_is_the_six_notebook_series_and_07_to_10_run_on_request():
     sys.path.insert(0, str(ROOT / "tools"))
     from run_series import series
 
     assert [p.name[:2] for p in series()] == ["01", "02", "03", "04", "05", "06"]
-    assert series(include_experiments=True)[-1].name == "07_experiments.ipynb"
+    assert [p.name for p in series(include_experiments=True)[6:]] == [
+        "07_experiments.ipynb", "08_conditional_vae.ipynb", "09_conv_vae.ipynb",
+        "10_posterior_collapse.ipynb"]
 
 
 def test_runner_stages_respect_what_each_notebook_needs():
@@ -41,8 +44,8 @@ def test_runner_stages_respect_what_each_notebook_needs():
     from run_series import series, stages
 
     names = [[p.name[:2] for p in stage] for stage in stages(series(include_experiments=True))]
-    # 04-06 read the model 03 saves; 03 trains on every core, so it runs alone; 07 trains its own.
-    assert names == [["01", "02"], ["03"], ["04", "05", "06"], ["07"]]
+    # 04-06 read the model 03 saves; 03 trains on every core, so it runs alone; 07-10 train their own.
+    assert names == [["01", "02"], ["03"], ["04", "05", "06"], ["07"], ["08"], ["09"], ["10"]]
     assert [[p.name[:2] for p in s] for s in stages(series()[3:5])] == [["04", "05"]]
 
 

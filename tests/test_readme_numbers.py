@@ -225,17 +225,25 @@ def _derivation_problems(readme: str, backed: list[float]) -> list[str]:
 
 
 def sweep_results(outputs: str) -> dict[str, dict[str, float]]:
-    """Notebook 07's printed results table: run name -> column -> value."""
+    """Notebook 07's printed results table: run (or setting) name -> column -> value. A cell
+    "mean ± std" (the means over the seeds) gives the mean under the column's name and the
+    standard deviation under ``<column>_std``."""
     lines = outputs.split("\n")
     for i, line in enumerate(lines):
         header = line.split()
-        if header[:1] == ["run"] and "test_neg_elbo" in header:
+        if header[:1] in (["run"], ["setting"]) and "test_neg_elbo" in header:
             results = {}
             for row in lines[i + 2:]:
-                cells = row.split()
+                cells = re.split(r"\s{2,}", row.strip())  # columns are 2+ spaces apart
                 if len(cells) != len(header):
                     break
-                results[cells[0]] = {key: float(value) for key, value in zip(header[1:], cells[1:])}
+                values = {}
+                for key, value in zip(header[1:], cells[1:]):
+                    mean, _, std = value.partition(" ± ")
+                    values[key] = float(mean)
+                    if std:
+                        values[f"{key}_std"] = float(std)
+                results[cells[0]] = values
             return results
     return {}
 
@@ -253,6 +261,10 @@ def sweep_table_problems(readme: str, results: dict[str, dict[str, float]]) -> l
     problems, seen = [], set()
 
     def check(line: int, written: str, run: str, column: str) -> None:
+        mean, _, std = written.partition(" ± ")  # a cell "mean ± std" checks both
+        if std:
+            check(line, std, run, f"{column}_std")
+        written = mean
         if run not in results:
             problems.append(f"README line {line}: notebook 07 printed no run {run}")
         elif not _shown(written.lstrip("−-"), [abs(results[run][column])]):
@@ -265,20 +277,21 @@ def sweep_table_problems(readme: str, results: dict[str, dict[str, float]]) -> l
         if not all(line.lstrip().startswith("|") for line in block):
             continue
         header, body = _cells(block[0]), [(start + 2 + i, _cells(line)) for i, line in enumerate(block[2:])]
-        if header[0] == "latent size":  # grey-level and binarized: -ELBO (BCE + KL) | -log p(x)
+        if header[0] == "latent size":  # grey-level and binarized: -ELBO (BCE + KL) | ± std | -log p(x)
             seen.add("latent size")
             for line, row in body:
-                if len(row) != 5:
-                    problems.append(f"README line {line}: expected 5 cells, found {len(row)}")
+                if len(row) != 7:
+                    problems.append(f"README line {line}: expected 7 cells, found {len(row)}")
                     continue
-                for run, cell, log_px in ((f"beta1_latent{row[0]}", row[1], row[2]),
-                                          (f"beta1_latent{row[0]}_binarized", row[3], row[4])):
+                for run, cell, std, log_px in ((f"beta1_latent{row[0]}", *row[1:4]),
+                                               (f"beta1_latent{row[0]}_binarized", *row[4:7])):
                     match = elbo.fullmatch(cell)
                     if not match:
                         problems.append(f"README line {line}: {cell!r} is not '-ELBO (BCE + KL)'")
                         continue
                     for written, column in zip(match.groups(), columns):
                         check(line, written, run, column)
+                    check(line, std, run, "test_neg_elbo_std")
                     check(line, log_px, run, "test_log_px")
         elif header[0] == "β":  # one column per beta at latent size 2, one row per quantity
             seen.add("β")
@@ -361,17 +374,20 @@ def test_the_check_catches_a_drifted_readme_number():
         assert readme.count(old) == 1, old
         return readme_problems(readme.replace(old, new), *sources)
 
-    # A results-table cell: 142.14 -> 142.41, which no notebook printed and which is not beta = 0.25's.
-    line = 1 + readme[:readme.index("| −ELBO | 1383.91")].count("\n")
-    assert drifted("| −ELBO | 1383.91 | 142.14 |", "| −ELBO | 1383.91 | 142.41 |") == [
-        f"README line {line}: '142.41' is not in a committed notebook's outputs, the linked docs "
+    # A results-table cell: 142.33 -> 142.38, which no notebook printed and which is not beta = 0.25's mean.
+    line = 1 + readme[:readme.index("| −ELBO | 907.12")].count("\n")
+    assert drifted("| −ELBO | 907.12 ± 420.02 | 142.33 ±", "| −ELBO | 907.12 ± 420.02 | 142.38 ±") == [
+        f"README line {line}: '142.38' is not in a committed notebook's outputs, the linked docs "
         "or the lists of this test",
-        f"README line {line}: '142.41' is not beta0.25_latent2's test_neg_elbo, 142.14"]
-    # A cell that takes a neighbour's printed value (143.20 is the validation loss): only the
+        f"README line {line}: '142.38' is not beta0.25_latent2's test_neg_elbo, 142.33"]
+    # A standard deviation that takes another setting's value (0.17 for 0.56).
+    assert drifted("| 142.07 ± 0.56 |", "| 142.07 ± 0.17 |") == [
+        f"README line {line}: '0.17' is not beta0.5_latent2's test_neg_elbo_std, 0.56"]
+    # A cell that takes a neighbour's printed value (142.50 is seed 43's own run): only the
     # cell-by-cell comparison with notebook 07's table can tell.
-    line = 1 + readme[:readme.index("| 2 | 143.23 (136.91")].count("\n")
-    assert drifted("| 2 | 143.23 (136.91", "| 2 | 143.20 (136.91") == [
-        f"README line {line}: '143.20' is not beta1_latent2's test_neg_elbo, 143.23"]
+    line = 1 + readme[:readme.index("| 2 | 142.93 (136.56")].count("\n")
+    assert drifted("| 2 | 142.93 (136.56", "| 2 | 142.50 (136.56") == [
+        f"README line {line}: '142.50' is not beta1_latent2's test_neg_elbo, 142.93"]
     # Benchmark ratios quoted from docs/performance.md (notebook 06 prints a 1.18, which must not count).
     for old, new in (("4.11× faster", "4.21× faster"), ("1.08× the float32", "1.18× the float32")):
         problems = drifted(old, new)
@@ -383,10 +399,10 @@ def test_the_check_catches_a_drifted_readme_number():
     # A derived number: "our 4 nats behind them" -> 6, which a rounded printed KL (6.32) would back.
     assert drifted("our 4 nats behind", "our 6 nats behind") == [
         "DERIVED['4'] is no longer a number of the README"]
-    # The sentence that names this run's lowest beta.
-    problems = drifted("in this run β = 0.25 comes out lowest", "in this run β = 1 comes out lowest")
+    # The sentence that names the lowest beta of the committed runs.
+    problems = drifted("runs β = 0.5 comes out lowest", "runs β = 1 comes out lowest")
     assert len(problems) == 1
-    assert problems[0].endswith("says β = 1 is lowest in this run, notebook 07 printed β = 0.25")
+    assert problems[0].endswith("says β = 1 is lowest in this run, notebook 07 printed β = 0.5")
 
 
 def test_what_counts_as_a_number():

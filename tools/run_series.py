@@ -1,7 +1,9 @@
 """Run the notebooks of the series with papermill, in dependency order.
 
-Notebook 07 (the experiments: a sweep of 13 training runs, about 10 minutes)
-is not part of the series run; select it with ``--only 07``.
+Notebooks 07-10 are not part of the series run: each trains models of its own
+for minutes (07, the experiments: 13 training runs, about 10 minutes; 08-10,
+the conditional and convolutional VAEs and posterior collapse). Select them
+with ``--only``, e.g. ``--only 07`` or ``--only 08 09 10``; each runs alone.
 
 01 and 02 run at the same time, then 03 (training) alone, then 04-06 together,
 once 03 has saved the model they read: kernel start-ups and imports are
@@ -14,6 +16,7 @@ Examples (from the repository root; ``make run`` calls this)::
     python tools/run_series.py -p EPOCHS 5 -p LATENT_DIM 10
     python tools/run_series.py --inplace            # refresh the committed notebooks
     python tools/run_series.py --only 07 -p EPOCHS 1   # a quick experiments sweep
+    python tools/run_series.py --only 08 09 10      # beyond the basic VAE (about 30 minutes)
 
 Each ``-p NAME VALUE`` is passed to every notebook that declares ``NAME`` in
 its ``parameters`` cell (values are read like papermill's ``-p``: ints,
@@ -51,12 +54,19 @@ def parse_value(text: str) -> object:
     return text
 
 
-EXPERIMENTS = "07_experiments.ipynb"  # run on request only (--only 07)
+EXPERIMENTS = "07_experiments.ipynb"  # runs notebook 03 once per setting (its SWEEP_DIR holds the runs)
+ON_REQUEST = "07"  # notebooks numbered from here on train for minutes: run on request only (--only)
+
+
+def on_request(path: Path) -> bool:
+    return path.name[:2] >= ON_REQUEST
 
 
 def series(include_experiments: bool = False) -> list[Path]:
+    """The notebooks ``make run`` executes (01-06); with ``include_experiments``
+    also those run on request only (07 onwards)."""
     paths = [p for p in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-             if include_experiments or p.name != EXPERIMENTS]
+             if include_experiments or not on_request(p)]
     if not paths:
         sys.exit(f"error: no notebooks found in {NOTEBOOKS}")
     return paths
@@ -66,13 +76,13 @@ def stages(paths: list[Path]) -> list[list[Path]]:
     """Group the notebooks into stages; the notebooks of a stage run at the
     same time. 01 and 02 (short, mostly single-threaded) together; 03 alone,
     since training uses every core and slows down when anything runs beside
-    it; then the notebooks that read the model 03 saved, together. Notebook
-    07 trains models of its own and runs alone."""
+    it; then the notebooks that read the model 03 saved, together. Notebooks
+    07 onwards train models of their own: each runs alone."""
     before = [p for p in paths if p.name < TRAINING]
     training = [p for p in paths if p.name == TRAINING]
-    after = [p for p in paths if p.name > TRAINING and p.name != EXPERIMENTS]
-    experiments = [p for p in paths if p.name == EXPERIMENTS]
-    return [s for s in (before, training, after, experiments) if s]
+    after = [p for p in paths if p.name > TRAINING and not on_request(p)]
+    alone = [[p] for p in paths if on_request(p)]
+    return [s for s in (before, training, after, *alone) if s]
 
 
 def declared_parameters(path: Path) -> set[str]:

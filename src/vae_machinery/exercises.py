@@ -395,6 +395,95 @@ def check_interpolation(fn: Callable[..., Any] | None, *, extra: bool = False) -
                          "z_start + t[i] * z_end, so the first row is z_start and the last z_end.")
 
 
+NUM_CLASSES = 10  # the digits 0-9 of notebook 08's conditional VAE
+
+
+def _condition_reference(z: Any, digits: Any) -> np.ndarray:
+    """z with the one-hot code of each digit appended: (batch, latent_dim + 10)."""
+    one_hot = np.eye(NUM_CLASSES)[np.asarray(digits, dtype=int)]
+    return np.concatenate([np.asarray(z, np.float64), one_hot], axis=-1)
+
+
+def check_condition(fn: Callable[..., Any] | None, *, extra: bool = False) -> bool | None:
+    """Check a student's ``condition(z, digits)`` (notebook 08): the decoder's
+    input, z of shape (batch, latent_dim) followed by the one-hot code of each
+    digit (integers 0-9), shape (batch, latent_dim + 10); on hand-picked and
+    random inputs, and (TensorFlow backend only) a gradient of 1 from the
+    result back to z."""
+    if fn is None:
+        return _unanswered("condition(z, digits)")
+
+    def run() -> None:
+        z_small = np.array([[0.5, -1.0]], np.float32)
+        cases = [((z_small, np.array([d])), _inputs(z=z_small, digits=[d]), None) for d in (3, 0)]
+        for seed, (batch, dim) in _random_shapes([(4, 2), (6, 20)], [(5, 7), (9, 32)], extra):
+            digits = np.random.default_rng(seed).integers(0, NUM_CLASSES, batch)
+            cases.append(((_random((batch, dim), seed=seed)[0], digits),
+                          f"random z of shape {(batch, dim)} and digits {digits.tolist()}", None))
+        for args, case, _ in cases:
+            want = _condition_reference(*args)
+            got = _as_array(fn(*args), "decoder input")
+            if got.ndim == want.ndim and got.shape[:-1] == want.shape[:-1] and got.shape != want.shape:
+                raise _Mismatch(f"for {case} your decoder input has shape {got.shape}, expected {want.shape}",
+                                "append the one-hot code of the digit, ops.one_hot(digits, 10): ten numbers "
+                                "with a 1 at the digit's place, not the digit itself.")
+            _expect_close(got, want, what="decoder input", case=case,
+                          hint="z comes first, then the one-hot code: "
+                               "ops.concatenate([z, one_hot], axis=-1).",
+                          shape_hint="join along the last axis (axis=-1): one row per image, "
+                                     "latent_dim + 10 numbers in it.")
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            z = tf.Variable(cases[2][0][0])
+            with tf.GradientTape() as tape:
+                total = tf.reduce_sum(fn(z, cases[2][0][1]))
+            grad = tape.gradient(total, z)
+            if grad is None:
+                raise _Mismatch("no gradient flows from your result back to z "
+                                "(TensorFlow's gradient is None)",
+                                "use keras.ops (ops.one_hot, ops.concatenate), not NumPy: the model calls "
+                                "this on tensors, and training needs gradients through z.")
+            _expect_close(grad, np.ones(z.shape), what="gradient d(sum)/dz", case=cases[2][1])
+
+    return _verdict(run, "one_hot = ops.one_hot(digits, 10), then ops.concatenate([z, one_hot], axis=-1): "
+                         "z first, the ten label numbers after it, in every row.")
+
+
+def _free_bits_kl_reference(z_mean: Any, z_log_var: Any, free_bits: float) -> np.ndarray:
+    m, v = np.asarray(z_mean, np.float64), np.asarray(z_log_var, np.float64)
+    per_dim = np.mean(0.5 * (m**2 + np.exp(v) - 1.0 - v), axis=0)  # batch mean, one per dimension
+    return np.sum(np.maximum(per_dim, free_bits))
+
+
+def check_free_bits_kl(fn: Callable[..., Any] | None, *, extra: bool = False) -> bool | None:
+    """Check a student's ``free_bits_kl(z_mean, z_log_var, free_bits)``
+    (notebook 10): the KL term of a batch with free bits, the sum over latent
+    dimensions of max(free_bits, that dimension's KL averaged over the
+    batch), one number; on hand-picked and random inputs."""
+    if fn is None:
+        return _unanswered("free_bits_kl(z_mean, z_log_var, free_bits)")
+
+    def run() -> None:
+        small = np.array([[1.0, 0.0]], np.float32), np.zeros((1, 2), np.float32)
+        cases = [((*small, lam), _inputs(z_mean=small[0], z_log_var=small[1], free_bits=lam), None)
+                 for lam in (0.0, 0.25, 1.0)]
+        two = np.array([[2.0, 0.0], [0.0, 0.0]], np.float32), np.zeros((2, 2), np.float32)
+        cases.append(((*two, 0.5), _inputs(z_mean=two[0], z_log_var=two[1], free_bits=0.5),
+                      "average each dimension's KL over the batch first (ops.mean(..., axis=0)), then "
+                      "floor it at free_bits: the floor is per dimension, not per image."))
+        for seed, shape in _random_shapes([(8, 5), (16, 32)], [(4, 3), (32, 50)], extra):
+            lam = 0.1 + 0.1 * (seed % 3)
+            cases.append(((*_random(shape, shape, seed=seed), lam),
+                          f"random z_mean and z_log_var of shape {shape} and free_bits={lam:g}", None))
+        _expect_cases(fn, _free_bits_kl_reference, cases, what="KL term",
+                      shape_hint="one number for the batch: average over the batch (axis 0), floor each "
+                                 "dimension, then sum over the dimensions.")
+
+    return _verdict(run, "per dimension KL_j = 1/2 (mu_j^2 + sigma_j^2 - 1 - log sigma_j^2), averaged over "
+                         "the batch (axis=0); then sum over j of ops.maximum(KL_j, free_bits).")
+
+
 # --------------------------------------------------------------------------
 # The series' exercises, by number: what the self-check cells call
 # --------------------------------------------------------------------------
@@ -484,6 +573,39 @@ def _nats_saved(by_dim: dict[int, dict[str, Any]]) -> float:
     return by_dim[min(by_dim)]["test_neg_elbo"] - by_dim[max(by_dim)]["test_neg_elbo"]
 
 
+def _label_gain(results: dict[str, dict[str, float]]) -> float:
+    return results["VAE"]["neg_elbo"] - results["conditional VAE"]["neg_elbo"]
+
+
+def _centre_accuracy(mu_cvae: np.ndarray, data: Any) -> float:
+    """How often the nearest class centre (mean code of each class) of a test code is its class."""
+    classes = len(data.class_names)
+    centres = np.stack([mu_cvae[data.y_test == k].mean(axis=0) for k in range(classes)])
+    nearest = ((mu_cvae[:, None] - centres[None]) ** 2).sum(axis=-1).argmin(axis=1)
+    return float(np.mean(nearest == data.y_test))
+
+
+def _conv2_parameters() -> int:
+    return 3 * 3 * 32 * 64 + 64  # notebook 09's second convolution: 64 filters of 3 x 3 x 32, a bias each
+
+
+def _time_ratio(conv_rows: Sequence[dict[str, Any]]) -> float:
+    """Seconds per epoch of the convolutional VAE over the MLP's, at the first latent size of the rows."""
+    latent = conv_rows[0]["LATENT_DIM"]
+    by_model = {r["model"]: r for r in conv_rows if r["LATENT_DIM"] == latent}
+    return by_model["conv"]["s_per_epoch"] / by_model["MLP"]["s_per_epoch"]
+
+
+def _collapsed_kl(by_name: dict[str, dict[str, Any]], threshold: float = 0.01) -> float:
+    """The summed KL of the inactive units (encoder-mean variance <= threshold) of the run "β = 1"."""
+    run = by_name["β = 1"]
+    return float(sum(k for k, v in zip(run["kl_per_dim"], run["mu_variance"]) if v <= threshold))
+
+
+def _best_run(collapse_rows: Sequence[dict[str, Any]]) -> str:
+    return max(collapse_rows, key=lambda row: row["test_log_px"])["run"]
+
+
 EXERCISES: dict[str, Exercise] = {
     "01.1": Exercise(
         "how empty is an image?", lambda data: float(np.mean(data.x_train == 0)),
@@ -542,12 +664,39 @@ EXERCISES: dict[str, Exercise] = {
         hint="For each class k, the error rate is the mean of (nearest != k) over the images with label k."),
     "07.1": Exercise(
         "the best beta", _best_beta,
-        hint="Each row of beta_rows is a dict; min(..., key=...) finds the row with the smallest value."),
+        hint="Each row of beta_rows is a dict, one per beta, holding the means over the seeds; "
+             "min(..., key=...) finds the row with the smallest value."),
     "07.2": Exercise(
         "what the extra dimensions buy", _nats_saved,
         tolerance=0.011,  # a difference of two numbers printed with two decimals
         hint="by_dim maps each latent size to its row; subtract the largest size's value from the "
              "smallest's."),
+    "08.1": Exercise("the decoder's input", code_check=check_condition),
+    "08.2": Exercise(
+        "what the label is worth here", _label_gain,
+        hint="results maps each model's name to its test numbers; subtract the conditional VAE's "
+             "neg_elbo from the VAE's."),
+    "08.3": Exercise(
+        "how much class is left in the code?", _centre_accuracy,
+        hint="centres[k] = mu_cvae[data.y_test == k].mean(axis=0); the nearest centre of each code is the "
+             "argmin over k of the squared distance; then the mean of (nearest == data.y_test)."),
+    "09.1": Exercise(
+        "the weights of a convolution", _conv2_parameters,
+        hint="Each of the 64 output channels has one 3 x 3 filter per input channel (32 of them) "
+             "and one bias."),
+    "09.2": Exercise(
+        "the price in time", _time_ratio, tolerance=0.05,
+        hint="Divide the convolutional VAE's s_per_epoch by the MLP's, both at latent size 2."),
+    "10.1": Exercise("the free-bits KL", code_check=check_free_bits_kl),
+    "10.2": Exercise(
+        "how little do the collapsed units carry?", _collapsed_kl,
+        tolerance=0.005,  # "next to nothing": a few thousandths of a nat, or 0
+        hint="Sum kl_per_dim over the units whose mu_variance is at most THRESHOLD (0.01), for the run "
+             "'β = 1' only."),
+    "10.3": Exercise(
+        "which run models the test images best?", _best_run,
+        hint="The highest log p(x) is the largest test_log_px (the least negative): "
+             "max(collapse_rows, key=...)."),
 }
 
 

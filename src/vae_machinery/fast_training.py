@@ -112,9 +112,11 @@ def epoch_batches(x_train: Any, order: np.ndarray, batch_size: int,
 
     ``x_train`` should be a TensorFlow tensor made once per training run
     (``tf.constant(data.x_train)``): each batch is gathered from it, so no
-    shuffled copy of the whole training set is made. With ``binarize_seed``
-    every pixel is drawn as Bernoulli(intensity), from a random stream keyed
-    by the seed and the batch's position (dynamic binarization).
+    shuffled copy of the whole training set is made. A pair of tensors
+    ``(images, labels)`` gives batches of pairs, with the same rows of both
+    (a conditional VAE's input). With ``binarize_seed`` every pixel is drawn as
+    Bernoulli(intensity), from a random stream keyed by the seed and the
+    batch's position (dynamic binarization); labels are never binarized.
 
     tf.data's autotuning is turned off: when ``fit`` returns, TensorFlow
     waits for the autotuning thread to stop, which cost up to 1.3 s per epoch
@@ -122,15 +124,20 @@ def epoch_batches(x_train: Any, order: np.ndarray, batch_size: int,
     """
     import tensorflow as tf
 
+    images, labels = x_train if isinstance(x_train, tuple) else (x_train, None)
+
+    def inputs(x: Any, rows: Any) -> tuple[Any]:
+        return (x if labels is None else (x, tf.gather(labels, rows)),)
+
     batches = tf.data.Dataset.from_tensor_slices(np.asarray(order, dtype=np.int64)).batch(batch_size)
     if binarize_seed is None:
-        batches = batches.map(lambda rows: (tf.gather(x_train, rows),))
+        batches = batches.map(lambda rows: inputs(tf.gather(images, rows), rows))
     else:
         def binarized(i: Any, rows: Any) -> tuple[Any]:
-            x = tf.gather(x_train, rows)
+            x = tf.gather(images, rows)
             key = tf.stack([tf.constant(binarize_seed, tf.int64), i])
             u = tf.random.stateless_uniform(tf.shape(x), seed=key)
-            return (tf.cast(u < x, x.dtype),)
+            return inputs(tf.cast(u < x, x.dtype), rows)
 
         batches = batches.enumerate().map(binarized)
     options = tf.data.Options()
@@ -148,10 +155,12 @@ CHECKPOINT_FILE = "checkpoint.npz"
 
 def run_identity(model: Any, data: Any, batch_size: int, learning_rate: float,
                  lr_decay: float, seed: int) -> dict:
-    """The settings a checkpoint must share with a run that resumes from it."""
-    return dict(dataset=data.name, binarize=data.binarize, latent_dim=model.latent_dim,
-                hidden_dim=model.hidden_dim, hidden_layers=model.hidden_layers, activation=model.activation,
-                input_dim=model.input_dim, beta=model.beta, batch_size=batch_size,
+    """The settings a checkpoint must share with a run that resumes from it
+    (for models other than the VAE, e.g. notebook 09's, the sizes they have)."""
+    sizes = {name: getattr(model, name, None)
+             for name in ("latent_dim", "hidden_dim", "hidden_layers", "activation", "input_dim", "beta")}
+    model_class = {} if type(model).__name__ == "VAE" else {"model_class": type(model).__name__}
+    return dict(dataset=data.name, binarize=data.binarize, **sizes, **model_class, batch_size=batch_size,
                 learning_rate=float(learning_rate), lr_decay=float(lr_decay),
                 matmul_precision=matmul_precision(model), seed=seed, validation_images=len(data.x_val))
 
@@ -205,25 +214,34 @@ def restore_history(checkpoint: Path | None, model: Any, identity: Mapping[str, 
     return history
 
 
-def training_tensors(data: Any, batch_size: int) -> tuple[Any, Any]:
+def training_tensors(data: Any, batch_size: int, labels: bool = False) -> tuple[Any, Any]:
     """The training images as one TensorFlow tensor (each epoch's batches
     are gathered from it) and the validation images as a ready-made
     ``tf.data`` pipeline of ``batch_size`` batches, both built once per run:
     from NumPy arrays, ``fit`` would build a new pipeline, with tf.data's
-    autotuning, every epoch."""
+    autotuning, every epoch. With ``labels``, each is a pair (images, one-hot
+    labels), the input of a conditional VAE."""
     import tensorflow as tf
 
-    x_val = tf.constant(data.x_val)
-    return tf.constant(data.x_train), epoch_batches(x_val, np.arange(len(data.x_val)), batch_size)
+    def tensors(x: np.ndarray, y: np.ndarray) -> Any:
+        if not labels:
+            return tf.constant(x)
+        return tf.constant(x), tf.one_hot(y, len(data.class_names), dtype=tf.float32)
+
+    x_val = tensors(data.x_val, data.y_val)
+    return tensors(data.x_train, data.y_train), epoch_batches(x_val, np.arange(len(data.x_val)), batch_size)
 
 
 def compile_fast(model: Any, optimizer: Any, matmul_precision: str = "auto",
-                 steps_per_execution: int = STEPS_PER_EXECUTION) -> None:
+                 steps_per_execution: int = STEPS_PER_EXECUTION, jit_compile: bool | None = None) -> None:
     """``model.compile(optimizer)`` with the settings that make training fast
     without changing what a step computes (docs/performance.md): XLA
-    compilation on TensorFlow and JAX, ``steps_per_execution`` batches per
-    call from Python (Keras' PyTorch backend runs one), and the number format
-    of the training steps' matrix products (``MATMUL_PRECISION``)."""
-    set_matmul_precision(model, resolve_matmul_precision(matmul_precision, uses_xla()))
-    model.compile(optimizer=optimizer, jit_compile=uses_xla(),
+    compilation on TensorFlow and JAX (``jit_compile=False`` turns it off:
+    on a CPU, TensorFlow's own convolution kernels beat XLA's, notebook 09),
+    ``steps_per_execution`` batches per call from Python (Keras' PyTorch
+    backend runs one), and the number format of the training steps' matrix
+    products (``MATMUL_PRECISION``)."""
+    jit = uses_xla() if jit_compile is None else bool(jit_compile) and uses_xla()
+    set_matmul_precision(model, resolve_matmul_precision(matmul_precision, jit))
+    model.compile(optimizer=optimizer, jit_compile=jit,
                   steps_per_execution=steps_per_execution if keras.backend.backend() != "torch" else 1)

@@ -37,7 +37,8 @@ def describe(value: Any) -> str:
 
 
 # Parameters that hold lists, and the parameter each item must be valid as.
-_LIST_PARAMETERS = {"BETAS": "BETA", "LATENT_DIMS": "LATENT_DIM", "BINARIZED_LATENT_DIMS": "LATENT_DIM"}
+_LIST_PARAMETERS = {"BETAS": "BETA", "LATENT_DIMS": "LATENT_DIM", "BINARIZED_LATENT_DIMS": "LATENT_DIM",
+                    "CONV_LATENT_DIMS": "LATENT_DIM", "SEEDS": "SEED"}
 
 
 def check_parameters(**params: Any) -> None:
@@ -62,13 +63,24 @@ def check_parameters(**params: Any) -> None:
                         raise ParameterError(f"Parameter {name} = {describe(value)} is not allowed: "
                                              f"its item {item!r} is not a valid {item_name}. "
                                              f"{str(error).split(': ', 1)[1]}") from None
-        elif name in {"LATENT_DIM", "HIDDEN_DIM", "EPOCHS", "BATCH_SIZE", "N_SAMPLES"}:
+        elif name in {"LATENT_DIM", "HIDDEN_DIM", "EPOCHS", "BATCH_SIZE", "N_SAMPLES", "COLLAPSE_LATENT_DIM"}:
             if not is_int(value) or value < 1:
                 problem = "a positive integer"
+        elif name == "TRAIN_IMAGES":
+            if value is not None and (not is_int(value) or value < 1):
+                problem = ("None (all training images) or a positive integer (only the first ones, "
+                           "for a quick run)")
+        elif name == "WARMUP_EPOCHS":
+            if not is_int(value) or value < 0:
+                problem = ("an integer >= 0: the epochs over which the KL weight rises from 0 to 1 "
+                           "(0: no warm-up)")
+        elif name == "FREE_BITS":
+            if not is_real(value) or not math.isfinite(value) or value < 0:
+                problem = "a finite number >= 0: the nats of KL each latent dimension gets for free (0: none)"
         elif name == "SEED":
             if not is_int(value):
                 problem = "an integer (with papermill use -p, not -r)"
-        elif name == "LEARNING_RATE":
+        elif name in {"LEARNING_RATE", "CONV_LEARNING_RATE"}:
             if not is_real(value) or not math.isfinite(value) or value <= 0:
                 problem = "a finite number > 0, e.g. 1e-3"
         elif name == "LR_DECAY":
@@ -79,7 +91,7 @@ def check_parameters(**params: Any) -> None:
             if value not in MATMUL_PRECISIONS:
                 problem = ("one of 'auto' (bfloat16 products where the CPU has them natively), "
                            "'float32' or 'bfloat16'")
-        elif name == "BETA":
+        elif name in {"BETA", "HIGH_BETA"}:
             if not is_real(value) or not math.isfinite(value) or value < 0:
                 problem = "a finite number >= 0 (1.0 is the standard VAE)"
         elif name == "DATASET":
@@ -99,6 +111,10 @@ def check_parameters(**params: Any) -> None:
         elif name == "IWAE_K":
             if not is_int(value) or value < 1:
                 problem = "a positive integer (importance samples per image, e.g. 100)"
+        elif name == "SCHEDULER_ADDRESS":
+            if value is not None and (not isinstance(value, str) or "://" not in value and ":" not in value):
+                problem = ("None (a local Dask cluster, or $DASK_SCHEDULER_ADDRESS) or a scheduler "
+                           "address such as 'tcp://10.0.0.5:8786'")
         elif name in {"RESUME", "RERUN"}:
             if not isinstance(value, bool):
                 problem = "True or False"
@@ -125,7 +141,10 @@ SERIES_DEFAULTS: dict[str, Any] = {
     "LEARNING_RATE": 4e-3, "LR_DECAY": 0.25, "MATMUL_PRECISION": "auto", "BETA": 1.0, "BINARIZE": None,
     "IWAE_K": 100, "ARTIFACTS_DIR": "../artifacts", "BETAS": [0.0, 0.25, 0.5, 1.0, 2.0, 4.0],
     "LATENT_DIMS": [2, 5, 10, 20], "BINARIZED_LATENT_DIMS": [2, 5, 10, 20],
-    "SWEEP_DIR": "../artifacts/experiments",
+    "SWEEP_DIR": "../artifacts/experiments", "SEEDS": [42, 43, 44],
+    # notebooks 08-10
+    "TRAIN_IMAGES": None, "CONV_LATENT_DIMS": [2, 20], "CONV_LEARNING_RATE": 1e-3, "COLLAPSE_LATENT_DIM": 32,
+    "HIGH_BETA": 4.0, "WARMUP_EPOCHS": 10, "FREE_BITS": 0.25,
 }
 COMMITTED_IMGS_DIR = "../imgs"  # relative to notebooks/, where the notebooks run
 

@@ -222,7 +222,7 @@ def plot_loss_curves(history: Mapping[str, Sequence[float]], title: str) -> Any:
     falling = np.flatnonzero(rates[1:] < rates[0] * (1 - 1e-6)) if len(rates) > 1 else []
     parts = [("reconstruction_loss", "reconstruction BCE"), ("kl_loss", "KL divergence"),
              ("loss", "total loss (BCE + β·KL)")]
-    # 11 in (about 1,100 px) shown at the README's 880 px keeps 10-pt text above 8 pt.
+    # 10 in (about 990 px) shown at the README's 830 px keeps 10-pt text above 8 pt.
     fig, axes = plt.subplots(1, 3, figsize=(10, 4))
     for ax, (key, label) in zip(axes, parts):
         if len(falling):
@@ -237,10 +237,12 @@ def plot_loss_curves(history: Mapping[str, Sequence[float]], title: str) -> Any:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("nats per image")
         ax.set_title(label)
-        ax.legend()
         ax.grid(alpha=0.3)
+    # One legend for the three panels, below them, where it covers no curve.
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False)
     fig.suptitle(title)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
 
 
@@ -306,6 +308,10 @@ def plot_rate_distortion(rows: Sequence[Mapping[str, Any]], title: str) -> Any:
     fig, ax = plt.subplots(figsize=(7, 5))
     ax.plot(kl, bce, "-", color="0.6", zorder=1)
     points = ax.scatter(kl, bce, c=np.log2([r["BETA"] for r in rows]), cmap="viridis", s=60, zorder=2)
+    if "test_kl_std" in rows[0]:  # means over seeds (vae_machinery.grid.summarize): ± 1 standard deviation
+        ax.errorbar(kl, bce, xerr=[r["test_kl_std"] for r in rows], yerr=[r["test_bce_std"] for r in rows],
+                    fmt="none", ecolor="0.3", elinewidth=1, capsize=3, zorder=1.5,
+                    label=f"± 1 std over {rows[0]['seeds']} seeds")
     for r, x, y in zip(rows, kl, bce):
         ax.annotate(f"β = {r['BETA']:g}", (x, y), textcoords="offset points", xytext=(6, 4), fontsize=9)
     total = kl + bce
@@ -341,6 +347,12 @@ def plot_latent_sweep(rows: Sequence[Mapping[str, Any]], title: str) -> Any:
     ax.set_title("Held-out bound and likelihood")
     ax2.plot(dims, [r["test_bce"] for r in rows], "o-", label="reconstruction BCE")
     ax2.plot(dims, [r["test_kl"] for r in rows], "s--", label="KL")
+    if "test_neg_elbo_std" in rows[0]:  # means over seeds (grid.summarize): ± 1 standard deviation
+        for a, key, sign in ((ax, "test_neg_elbo", 1), (ax, "test_log_px", -1), (ax2, "test_bce", 1),
+                             (ax2, "test_kl", 1)):
+            a.errorbar(dims, [sign * r[key] for r in rows], yerr=[r[f"{key}_std"] for r in rows], fmt="none",
+                       ecolor="0.3", elinewidth=1, capsize=3)
+        ax.plot([], [], " ", label=f"bars: ± 1 std over {rows[0]['seeds']} seeds")
     ax2.set_ylabel("nats per image")
     ax2.set_title("Parts of the negative ELBO")
     for a in (ax, ax2):
@@ -405,4 +417,105 @@ def plot_sweep_gallery(entries: Sequence[tuple[str, np.ndarray, np.ndarray]], la
         axes[1, j].set_xlabel("samples, z ~ N(0, I)", fontsize=10)
     fig.suptitle(f"{title}\n(dashed circle: the region that holds 95 % of the prior N(0, I))")
     fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------
+# Notebooks 08-10
+# --------------------------------------------------------------------------
+def plot_image_table(images: np.ndarray, row_names: Sequence[str], col_names: Sequence[str], title: str, *,
+                     row_title: str = "", col_title: str = "", split_after: int | None = None,
+                     cell: float = 0.62) -> Any:
+    """A table of images drawn as one picture: ``images`` is ``(rows, columns,
+    784)``, each row named on the left and each column on top (e.g. one row
+    per digit, one column per code z). ``split_after``: a dark line after
+    that many columns (e.g. the originals | what the model made of them)."""
+    import matplotlib.pyplot as plt
+
+    nrows, ncols = images.shape[:2]
+    fig, ax = plt.subplots(figsize=(cell * ncols + 1.3, cell * nrows + 1.1))
+    ax.imshow(tile_images(images.reshape(nrows * ncols, -1), nrows, ncols), cmap="gray_r", vmin=0, vmax=1)
+    for k in range(1, ncols):
+        ax.axvline(k * IMAGE_SIDE - 0.5, color="white", lw=1.5)
+    for k in range(1, nrows):
+        ax.axhline(k * IMAGE_SIDE - 0.5, color="white", lw=1.5)
+    if split_after is not None:
+        ax.axvline(split_after * IMAGE_SIDE - 0.5, color=CLASS_COLOURS[3], lw=2.5)
+    centres = np.arange(max(nrows, ncols)) * IMAGE_SIDE + IMAGE_SIDE / 2 - 0.5
+    ax.set_xticks(centres[:ncols], col_names, fontsize=10)
+    ax.set_yticks(centres[:nrows], row_names, fontsize=10)
+    ax.tick_params(length=0, top=False, labeltop=True, bottom=False, labelbottom=False)
+    ax.xaxis.set_label_position("top")
+    ax.set_xlabel(col_title, fontsize=10)
+    ax.set_ylabel(row_title, fontsize=10)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.set_title(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def plot_latent_panels(panels: Sequence[tuple[str, np.ndarray]], labels: np.ndarray,
+                       class_names: Sequence[str], title: str) -> Any:
+    """Latent means side by side, each panel on its own axes, coloured and
+    labelled by class (e.g. a VAE's codes beside a conditional VAE's)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.3 * len(panels), 4.6), squeeze=False)
+    for ax, (name, points) in zip(axes[0], panels):
+        prefix = "z" if points.shape[1] == 2 else "PC"
+        scatter_classes(ax, points[:, :2], labels, class_names, prefix, size=1, legend=False, fontsize=11)
+        ax.set_title(name, fontsize=10)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_kl_per_dimension(panels: Sequence[tuple[str, np.ndarray, np.ndarray, float]], title: str,
+                          ncols: int = 3) -> Any:
+    """One panel per run: the KL of each latent dimension (nats per image),
+    largest first, active units (see ``vae_helpers.active_units``) in blue,
+    inactive ones grey and hatched. ``panels`` are ``(run name, KL per
+    dimension, active per dimension, free bits λ)``; λ > 0 is drawn as a
+    dashed line. Inactive units, whose KL is usually too small to see, are
+    also marked on the axis."""
+    import matplotlib.pyplot as plt
+    from matplotlib.legend_handler import HandlerTuple
+    from matplotlib.patches import Patch
+
+    nrows = math.ceil(len(panels) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 2.7 * nrows + 0.9), squeeze=False,
+                             sharey=True)
+    top = max(float(np.max(kl)) for _, kl, _, _ in panels) * 1.1
+    for ax, (name, kl, active, free_bits) in zip(axes.flat, panels):
+        order = np.argsort(-kl, kind="stable")
+        rank = np.arange(1, len(kl) + 1)
+        colours = [CLASS_COLOURS[0] if active[i] else CLASS_COLOURS[8] for i in order]
+        bars = ax.bar(rank, kl[order], width=0.8, color=colours)
+        for bar, i in zip(bars, order):
+            if not active[i]:
+                bar.set_hatch("///")
+        inactive = ~np.asarray(active, dtype=bool)[order]
+        ax.plot(rank[inactive], np.zeros(int(inactive.sum())), "x", ms=4, color="0.35")
+        if free_bits > 0:
+            ax.axhline(free_bits, ls="--", color=CLASS_COLOURS[3], lw=1.2)
+        ax.set_title(f"{name}\n{int(np.sum(active))} of {len(kl)} active, KL {float(np.sum(kl)):.1f} nats",
+                     fontsize=10)
+        ax.set_xlim(0.3, len(kl) + 0.7)
+        ax.set_ylim(0, top)
+        ax.set_xlabel("dimension, by KL", fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("KL (nats per image)", fontsize=10)
+    for ax in axes.flat[len(panels):]:
+        ax.axis("off")
+    inactive_handle = (Patch(facecolor=CLASS_COLOURS[8], hatch="///"),
+                       plt.Line2D([], [], ls="", marker="x", ms=4, color="0.35"))
+    free_bits_handle = plt.Line2D([], [], ls="--", color=CLASS_COLOURS[3])
+    handles = [Patch(color=CLASS_COLOURS[0]), inactive_handle, free_bits_handle]
+    fig.legend(handles, ["active unit", "inactive unit (bar, and × on the axis)", "free bits λ"],
+               handler_map={tuple: HandlerTuple(ndivide=None)}, loc="lower center", ncol=3, fontsize=10,
+               frameon=False)
+    fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig

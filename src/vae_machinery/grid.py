@@ -1,0 +1,339 @@
+"""The experiment grid of notebook 07 on Dask: every (setting, seed) is one task.
+
+:func:`plan_grid` crosses the settings of :func:`~vae_machinery.sweeps.plan_sweep`
+with the seeds; :func:`start_client` connects to a Dask cluster, a local one
+sized for this machine by default (:data:`LOCAL_LAYOUT`) or any running one by
+address (``SCHEDULER_ADDRESS`` in notebook 07, or Dask's own
+``DASK_SCHEDULER_ADDRESS``); :func:`run_grid` submits the runs that are not
+finished yet and gathers the results as they arrive, one printed line each;
+:func:`summarize` turns the runs into one row per setting with the mean and
+standard deviation over the seeds.
+
+Each task calls :func:`train_run`, the steps notebook 03 teaches
+(``vh.set_seed``, ``vh.VAE``, ``vh.train_vae``, ``vh.evaluate_vae``,
+``vh.iwae_log_likelihood``, ``vh.save_artifacts``) with notebook 03's
+defaults for every setting the grid does not vary (read from its parameters
+cell, so the two cannot drift apart). A run folder ``SWEEP_DIR/<setting>/seed<SEED>``
+counts as finished only when its ``config.json`` is there: the task deletes
+it before training and ``save_artifacts`` writes it last, each file
+atomically, so a worker that dies mid-run leaves a folder that is trained
+again, never read. Tasks of a lost worker are re-run elsewhere by the
+scheduler; errors raised inside a task are retried (``retries``).
+
+Give every worker process one task thread (``dask worker --nthreads 1``; use
+``--nworkers`` for several per machine) and set TensorFlow's threads with
+:func:`worker_env`: tasks that share a process share TensorFlow's and Keras'
+global random state, and a seed would no longer fix its run.
+
+On a cluster of several machines, ``SWEEP_DIR`` and the data must be on a
+folder every worker sees at the same path (a shared file system), and the
+workers need this repository's ``src`` on their ``PYTHONPATH`` (or the
+package installed).
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import dataclasses
+import json
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .files import CONFIG_FILE
+from .sweeps import SWEEP_COLUMNS, native_stderr_to, reusable_run
+
+# The local cluster: (worker processes, task threads each), one single-threaded worker
+# per core, each with one TensorFlow thread. One worker running a task per core on a
+# shared pool measured about 10 % faster on the series' 2-core machine (within the
+# noise of a shared CPU), but tasks in one process share TensorFlow's and Keras' global
+# random state (vh.set_seed), so a seed no longer fixes its run: one task at a time per
+# process keeps every run reproducible (docs/performance.md, bench/sweep_speed.py).
+LOCAL_LAYOUT = (os.cpu_count() or 1, 1)
+# What a run's result row holds besides SWEEP_COLUMNS.
+GRID_COLUMNS = ("setting", "SEED", *SWEEP_COLUMNS)
+METRICS = ("test_neg_elbo", "test_bce", "test_kl", "test_log_px", "train_time_s")
+# What summary.csv holds: one row per setting, each metric's mean and standard deviation over the seeds.
+SUMMARY_COLUMNS = ("setting", "seeds", "DATASET", "BINARIZE", "BETA", "LATENT_DIM", "EPOCHS", "IWAE_K",
+                   *(c for m in METRICS for c in (m, f"{m}_std")))
+# Parameters of notebook 03 that say where things go or how to continue, not what is trained.
+_NOT_SETTINGS = ("DATA_DIR", "ARTIFACTS_DIR", "IMGS_DIR", "RESUME")
+
+
+def notebook_defaults(notebook: str | os.PathLike) -> dict[str, Any]:
+    """The values of the ``parameters`` cell of ``notebook`` (plain literals only)."""
+    cells = json.loads(Path(notebook).read_text())["cells"]
+    source = next("".join(c["source"]) for c in cells if "parameters" in c["metadata"].get("tags", []))
+    return {node.targets[0].id: ast.literal_eval(node.value) for node in ast.parse(source).body
+            if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)}
+
+
+def plan_grid(runs: Sequence[Mapping[str, Any]], seeds: Sequence[int]) -> list[dict[str, Any]]:
+    """Every run of ``plan_sweep`` once per seed, setting by setting; ``run``
+    becomes ``<setting>/seed<SEED>`` (the run's folder under SWEEP_DIR)."""
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise ValueError(f"SEEDS must be distinct and not empty, got {list(seeds)}")
+    return [{**run, "setting": run["run"], "SEED": int(seed), "run": f"{run['run']}/seed{int(seed)}"}
+            for run in runs for seed in seeds]
+
+
+def run_settings(task: Mapping[str, Any], common: Mapping[str, Any],
+                 defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """All the settings of one run: notebook 03's defaults, overridden by the
+    sweep's ``common`` settings and by the run's own."""
+    own = {k: v for k, v in task.items() if k not in ("run", "setting")}
+    settings = {**defaults, **common, **own}
+    return {k: v for k, v in settings.items() if k not in _NOT_SETTINGS}
+
+
+def _first_training_images(data: Any, n: int) -> Any:
+    """``data`` with its first ``n`` training images only (quick runs, tests)."""
+    return dataclasses.replace(data, x_train=data.x_train[:n], y_train=data.y_train[:n])
+
+
+def _row(config: Mapping[str, Any], task_run: str, **extra: Any) -> dict[str, Any]:
+    setting, _, _ = task_run.partition("/")
+    return {"setting": setting, "run": task_run, **{k: config.get(k) for k in GRID_COLUMNS if k not in
+                                                    ("setting", "run")}, **extra}
+
+
+def train_run(folder: str, settings: Mapping[str, Any], data_dir: str | None = None, *,
+              run: str = "", rerun: bool = False, train_images: int | None = None) -> dict[str, Any]:
+    """One training run, as notebook 03 does it, saved in ``folder``; the Dask
+    task of :func:`run_grid`. A finished run with the same ``settings`` is
+    returned as it is unless ``rerun`` (a retried task whose first attempt
+    finished). ``train_images`` (quick runs, tests) trains on the first
+    training images only (``TRAIN_IMAGES`` in the saved settings); the
+    validation and test sets are always whole."""
+    start = time.perf_counter()
+    folder_path = Path(folder)
+    settings = dict(settings, **({"TRAIN_IMAGES": train_images} if train_images else {}))
+    config = None if rerun else reusable_run(folder_path, settings)
+    if config is not None:
+        return _row(config, run, reused=True, worker=_worker_name(), wall_s=time.perf_counter() - start)
+
+    import vae_helpers as vh
+
+    s = settings
+    folder_path.mkdir(parents=True, exist_ok=True)
+    (folder_path / CONFIG_FILE).unlink(missing_ok=True)  # unfinished from here until save_artifacts ends
+    vh.set_seed(s["SEED"])
+    data = vh.load_dataset(s["DATASET"], data_dir, binarize=s["BINARIZE"])
+    if train_images:
+        data = _first_training_images(data, train_images)
+    with _private_python_random(s["SEED"]):
+        model = vh.VAE(latent_dim=s["LATENT_DIM"], hidden_dim=s["HIDDEN_DIM"], beta=s["BETA"], seed=s["SEED"])
+    history = vh.train_vae(model, data, epochs=s["EPOCHS"], batch_size=s["BATCH_SIZE"],
+                           learning_rate=s["LEARNING_RATE"], lr_decay=s["LR_DECAY"],
+                           matmul_precision=s["MATMUL_PRECISION"], seed=s["SEED"], verbose=False)
+    test = vh.evaluate_vae(model, data.x_test)
+    iw = vh.iwae_log_likelihood(model, data.x_test, k=s["IWAE_K"], seed=s["SEED"])
+    config = {**settings, "test_neg_elbo": test["neg_elbo"], "test_bce": test["bce"], "test_kl": test["kl"],
+              "test_log_px": iw["log_px"], "val_loss": history["val_loss"][-1],
+              "matmul_precision": vh.matmul_precision(model),
+              "train_time_s": float(sum(history["epoch_time_s"]))}
+    vh.save_artifacts(folder_path, model, history, config)  # config.json last: the run is finished
+    return _row(config, run, reused=False, worker=_worker_name(), wall_s=time.perf_counter() - start)
+
+
+@contextlib.contextmanager
+def _private_python_random(seed: int) -> Iterator[None]:
+    """Keras draws the seed of every unseeded weight initializer from Python's
+    global ``random`` state, which ``vh.set_seed`` seeds; but a Dask worker's
+    own threads (connection back-off, gathering) draw from it too, at any
+    moment, and a run's weights would depend on them. While the model is
+    built, Keras draws from a private generator instead, seeded as
+    ``vh.set_seed(seed)`` seeds the global one: the same weights as notebook
+    03's, whatever the worker's threads do."""
+    import random
+
+    from keras.src.random import seed_generator
+
+    saved = getattr(seed_generator, "python_random", None)
+    if saved is None:  # another Keras version: fall back to reseeding the global state
+        random.seed(seed)
+        yield
+        return
+    seed_generator.python_random = random.Random(seed)
+    try:
+        yield
+    finally:
+        seed_generator.python_random = saved
+
+
+def _worker_name() -> str:
+    try:
+        from distributed import get_worker
+
+        return get_worker().address
+    except (ImportError, ValueError):
+        return "local"
+
+
+def _bokeh() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("bokeh") is not None
+
+
+def start_client(address: str | None = None, layout: tuple[int, int] | None = None) -> Any:
+    """A Dask client: of the scheduler at ``address`` (or at Dask's
+    ``DASK_SCHEDULER_ADDRESS``) if given, else of a new local cluster of
+    ``layout = (workers, threads each)`` processes (default
+    :data:`LOCAL_LAYOUT`) on 127.0.0.1, where each worker's TensorFlow uses
+    as many intra-op threads as the worker has task threads."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    address = address or dask.config.get("scheduler-address", None)
+    if address:
+        return Client(address)
+    workers, threads = layout or LOCAL_LAYOUT
+    # The workers' own stderr (TensorFlow's C++ start-up log) goes to a file, not into the notebook;
+    # a dashboard only where someone can open it.
+    log = Path(tempfile.gettempdir()) / "vae-dask-workers.log"
+    with native_stderr_to(log):
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=threads, processes=True,
+                               host="127.0.0.1", env=worker_env(threads),
+                               dashboard_address=":0" if _bokeh() and _live_frontend() else None)
+    return Client(cluster)
+
+
+def worker_env(tf_threads: int) -> dict[str, str]:
+    """The environment of a worker process: TensorFlow's thread pools of
+    ``tf_threads`` threads (read once, when TensorFlow starts in the worker),
+    its C++ log quieter, and this repository's ``src`` on the ``PYTHONPATH``.
+    The same seeds give the same numbers only with the same ``tf_threads``
+    (the thread count changes the order of float sums, and training
+    amplifies the rounding differences)."""
+    src = str(Path(__file__).resolve().parent.parent)
+    rest = os.environ.get("PYTHONPATH", "")
+    return {"TF_NUM_INTRAOP_THREADS": str(tf_threads), "TF_NUM_INTEROP_THREADS": str(tf_threads),
+            "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": os.pathsep.join([src, rest]) if rest else src}
+
+
+def stop_client(client: Any) -> None:
+    """Close ``client``, and the local cluster :func:`start_client` started
+    for it (a cluster reached by address keeps running)."""
+    cluster = getattr(client, "cluster", None)
+    client.close()
+    if cluster is not None:
+        cluster.close()
+
+
+def running_tasks(dask_worker: Any) -> list[str]:
+    """The keys of the tasks executing on a worker now: ``client.run(running_tasks)``."""
+    return [str(key) for key, ts in dask_worker.state.tasks.items() if ts.state == "executing"]
+
+
+def describe_client(client: Any) -> str:
+    """One line: where the scheduler is and what workers it has."""
+    info = client.scheduler_info()
+    workers = info.get("workers", {})
+    threads = sum(w.get("nthreads", 0) for w in workers.values())
+    return f"Dask scheduler at {info.get('address')}: {len(workers)} workers, {threads} threads"
+
+
+def _line(i: int, n: int, row: Mapping[str, Any]) -> str:
+    how = (f"reused (training took {row['train_time_s']:.0f} s)" if row["reused"] else
+           f"trained in {row['train_time_s']:.0f} s on {row['worker']}")
+    return (f"[{i}/{n}] {row['run']:<32} negative ELBO {row['test_neg_elbo']:7.2f} nats "
+            f"(BCE {row['test_bce']:6.2f} + KL {row['test_kl']:6.2f}), log p(x) {row['test_log_px']:8.2f}; "
+            f"{how}")
+
+
+def run_grid(client: Any, tasks: Sequence[Mapping[str, Any]], sweep_dir: str | os.PathLike,
+             common: Mapping[str, Any], *, defaults: Mapping[str, Any], data_dir: str | None = None,
+             rerun: bool = False, retries: int = 2, train_images: int | None = None,
+             progress: bool | None = None) -> list[dict[str, Any]]:
+    """Train every task of :func:`plan_grid` that has no finished folder (all
+    of them with ``rerun``) on ``client``'s cluster, each in
+    ``sweep_dir/<run>``; print one line per run as it finishes (reused ones
+    first); return one row per task, in the order of ``tasks``. ``progress``
+    shows Dask's progress bar (default: in a live notebook frontend only, so
+    that papermill's copies hold lines, not widgets)."""
+    from distributed import as_completed
+
+    sweep_dir = Path(sweep_dir).resolve()
+    data_dir = str(Path(data_dir).resolve()) if data_dir else None  # the workers' cwd may differ
+    rows: dict[str, dict[str, Any]] = {}
+    futures = []
+    for task in tasks:
+        folder = sweep_dir / task["run"]
+        settings = run_settings(task, common, defaults)
+        lookup = dict(settings, **({"TRAIN_IMAGES": train_images} if train_images else {}))
+        config = None if rerun else reusable_run(folder, lookup)
+        if config is not None:
+            rows[task["run"]] = _row(config, task["run"], reused=True, worker="-", wall_s=0.0)
+            print(_line(len(rows), len(tasks), rows[task["run"]]), flush=True)
+            continue
+        key = f"train-{task['run']}-{uuid.uuid4().hex[:8]}"
+        futures.append(client.submit(train_run, str(folder), settings, data_dir, run=task["run"], rerun=rerun,
+                                     train_images=train_images, key=key, retries=retries, pure=False))
+    if futures and (progress if progress is not None else _live_frontend()):
+        from distributed import progress as dask_progress
+
+        dask_progress(futures)
+    for future in as_completed(futures) if futures else ():
+        row = future.result()
+        rows[row["run"]] = row
+        print(_line(len(rows), len(tasks), row), flush=True)
+    return [rows[task["run"]] for task in tasks]
+
+
+def _live_frontend() -> bool:
+    from .explorer import _widget_frontend
+
+    return _widget_frontend()
+
+
+def summarize(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str] = METRICS) -> list[dict[str, Any]]:
+    """One row per setting, in the order of ``rows``: its settings, the mean
+    of each metric over the seeds (under the metric's name), the sample
+    standard deviation (``<metric>_std``, 0 for one seed), ``seeds`` and the
+    ``run`` of its first seed (whose folder the figures load)."""
+    import numpy as np
+
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(r["setting"], []).append(r)
+    out = []
+    for setting, group in groups.items():
+        first = group[0]
+        row = {k: first[k] for k in ("DATASET", "BINARIZE", "BETA", "LATENT_DIM", "EPOCHS", "IWAE_K")}
+        row.update(setting=setting, first_run=first["run"], seeds=len(group))
+        for m in metrics:
+            values = np.array([g[m] for g in group], dtype=float)
+            row[m] = float(values.mean())
+            row[f"{m}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+        out.append(row)
+    return out
+
+
+def mean_std_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    """A plain-text table of :func:`summarize` rows: a metric with a ``_std``
+    shows as ``mean ± std`` (2 decimals)."""
+    def cell(r: Mapping[str, Any], c: str) -> str:
+        v = r[c]
+        if f"{c}_std" in r:
+            return f"{v:.2f} ± {r[f'{c}_std']:.2f}"
+        return f"{v:.2f}" if isinstance(v, float) else ("-" if v is None else str(v))
+
+    body = [[cell(r, c) for c in columns] for r in rows]
+    widths = [max([len(c), *(len(b[i]) for b in body)]) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(columns, widths)), "  ".join("-" * w for w in widths)]
+    lines += ["  ".join(v.rjust(w) for v, w in zip(b, widths)) for b in body]
+    return "\n".join(lines)
+
+
+def clearly_lower(a: Mapping[str, Any], b: Mapping[str, Any], metric: str = "test_neg_elbo") -> bool:
+    """Whether setting ``a``'s mean ``metric`` is below ``b``'s by more than
+    the seed spread: by more than twice the standard error of the difference
+    of the two means."""
+    se = (a[f"{metric}_std"] ** 2 / a["seeds"] + b[f"{metric}_std"] ** 2 / b["seeds"]) ** 0.5
+    return b[metric] - a[metric] > 2 * se
