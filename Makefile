@@ -46,7 +46,7 @@ run: venv
 experiments: venv
 	$(PY) tools/run_series.py --only 07 $(PM_ARGS)
 
-# Notebooks 08-10, each alone (about 50 minutes in all on a 2-core CPU; finished runs are reused).
+# Notebooks 08-10, each alone (about 25 minutes in all on a 2-core CPU; finished runs are reused).
 beyond: venv
 	$(PY) tools/run_series.py --only 08 09 10 $(PM_ARGS)
 

@@ -31,10 +31,10 @@ def pytest_collectstart(collector):
         collector.skip_compare += ("stderr",)
 
 
-# Notebook 07 trains 13 models (about 10 minutes), too long to re-execute under
+# Notebook 07 trains 39 models (about 30 minutes), too long to re-execute under
 # nbval on every CI run; tests/test_experiments.py runs it through papermill
 # with one epoch per run and checks what it produces instead. Notebooks 08-10
-# train 2, 4 and 6 models of their own (minutes each, 09 about 40 on a 2-core
+# train 2, 4 and 6 models of their own (minutes; 09 takes 16 to 35 on a 2-core
 # CPU): tests/test_beyond.py runs each through papermill with a tiny
 # configuration and checks its figures, results and self-checks.
 collect_ignore = ["notebooks/07_experiments.ipynb", "notebooks/08_conditional_vae.ipynb",

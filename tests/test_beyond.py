@@ -1,7 +1,7 @@
 """Notebooks 08-10 (conditional VAE, convolutional VAE, posterior collapse) and what they add to
 the helpers: conditional training and evaluation, active units, the run cache.
 
-Their default runs train for minutes (08: 3, 09: about 40, 10: about 10), too long for nbval on every
+Their default runs train for minutes (08: about 2, 09: 16 to 35, 10: about 5), too long for nbval on every
 CI run (conftest.py leaves them out of it); here each real notebook runs through papermill with a
 tiny configuration, and the test checks its figures, its result files, and that its worked
 solutions pass their self-checks. The conditional VAE is also checked to really condition: a code z

@@ -382,8 +382,9 @@ def test_loss_curves_shade_the_epochs_with_a_falling_learning_rate():
     for ax in fig.axes:
         (span,) = ax.patches
         assert span.get_x() == pytest.approx(1.5) and span.get_width() == pytest.approx(3.0)
-        labels = [t.get_text() for t in ax.get_legend().get_texts()]
-        assert labels == ["learning rate falling", "train", "validation"]  # val_* is validation, not test
+    (legend,) = fig.legends  # one legend for the three panels, below them
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert labels == ["learning rate falling", "train", "validation"]  # val_* is validation, not test
     plt.close(fig)
     constant = vh.plot_loss_curves(history | {"learning_rate": [1e-3] * 4}, title="t")
     assert not any(ax.patches for ax in constant.axes)

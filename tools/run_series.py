@@ -16,7 +16,7 @@ Examples (from the repository root; ``make run`` calls this)::
     python tools/run_series.py -p EPOCHS 5 -p LATENT_DIM 10
     python tools/run_series.py --inplace            # refresh the committed notebooks
     python tools/run_series.py --only 07 -p EPOCHS 1   # a quick experiments sweep
-    python tools/run_series.py --only 08 09 10      # beyond the basic VAE (about 30 minutes)
+    python tools/run_series.py --only 08 09 10      # beyond the basic VAE (about 25 minutes)
 
 Each ``-p NAME VALUE`` is passed to every notebook that declares ``NAME`` in
 its ``parameters`` cell (values are read like papermill's ``-p``: ints,
