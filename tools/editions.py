@@ -31,11 +31,13 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import nbformat
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+from vae_machinery.files import atomic_write  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -80,11 +82,7 @@ def _open_answer_cells(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def _write_atomically(nb: nbformat.NotebookNode, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as handle:
-        nbformat.write(nb, handle)
-    Path(handle.name).chmod(0o644)
-    Path(handle.name).replace(path)
+    atomic_write(path, lambda tmp: nbformat.write(nb, str(tmp)))
 
 
 def make_course(course: Path, notebooks: Sequence[Path]) -> Path:
