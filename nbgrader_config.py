@@ -4,10 +4,11 @@ The committed notebooks are the instructor's source: each exercise is an
 answer cell with the worked solution between ``### BEGIN SOLUTION`` and
 ``### END SOLUTION``, a locked self-check cell worth one point whose hidden
 test sits between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS``,
-and an explanation cell (a written answer worth no points: the teacher reads
-it, the score does not depend on it). ``nbgrader generate_assignment``
+and an explanation cell (a written answer worth one point, graded by a person
+in nbgrader's formgrader with the short rubric the instructor edition holds). ``nbgrader generate_assignment``
 replaces solutions and explanations with the stubs below and removes the
-hidden tests; ``nbgrader autograde`` puts the hidden tests back to grade.
+hidden tests; ``nbgrader autograde`` puts the hidden tests back to grade
+(tools/editions.py releases and grades each notebook as an assignment of its own).
 """
 
 c = get_config()  # noqa: F821 - provided by nbgrader when it reads this file
@@ -16,3 +17,9 @@ c = get_config()  # noqa: F821 - provided by nbgrader when it reads this file
 # bottom: every self-check says "Not answered yet" instead of raising NotImplementedError.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE"}
 c.ClearSolutions.text_stub = "*Your explanation (a sentence or two):*"
+
+# Autograding re-executes every notebook on the instructor's finished runs (tools/editions.py
+# injects where they are and RESUME = True), so no cell trains; the slowest cells left (notebook 03's
+# importance-weighted estimate on the 10,000 test images, 06's evaluations) take well under a
+# minute on 2 cores. A cell that runs longer than this fails with CellTimeoutError.
+c.Execute.timeout = 300

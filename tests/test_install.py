@@ -39,6 +39,9 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+import editions  # noqa: E402
+
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 RELEASE = (f"{PYPROJECT['project']['urls']['Repository']}/archive/refs/tags/"
@@ -258,8 +261,9 @@ def _probe(out: Path) -> list[str]:
 
 
 def _run_alone(python: Path, tmp_path: Path, mnist_dir: Path, edit=lambda nb: None, **env: str):
-    """Notebook 02 copied alone into an empty folder (``edit`` may change it first), a probe cell
-    appended, run with papermill on a kernel of ``python``: (the folder, the notebook as run)."""
+    """Notebook 02 of the student edition (what a student runs: no hidden tests, which need the
+    instructor's vae_answers) copied alone into an empty folder (``edit`` may change it first), a
+    probe cell appended, run with papermill on a kernel of ``python``: (the folder, the notebook as run)."""
     kernels = tmp_path / "jupyter" / "kernels" / "alone"
     kernels.mkdir(parents=True)
     (kernels / "kernel.json").write_text(json.dumps({
@@ -267,7 +271,7 @@ def _run_alone(python: Path, tmp_path: Path, mnist_dir: Path, edit=lambda nb: No
         "display_name": "a notebook alone", "language": "python"}))
     alone = tmp_path / "alone"
     alone.mkdir()
-    nb = nbformat.read(ROOT / "notebooks" / "02_model.ipynb", as_version=4)
+    nb = editions.student_notebook(nbformat.read(ROOT / "notebooks" / "02_model.ipynb", as_version=4))
     edit(nb)
     nb.cells.append(nbformat.v4.new_code_cell(PROBE))
     nbformat.write(nb, alone / "02_model.ipynb")

@@ -24,7 +24,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 PAGES = (["index.html"] + [f"notebooks/{p.stem}.html" for p in NOTEBOOKS]
-         + ["docs/performance.html", "docs/tuning.html"])
+         + ["docs/performance.html", "docs/tuning.html", "docs/teaching.html"])
 MATHJAX = "_static/mathjax/tex-chtml-full.js"
 SOLUTION_TOGGLE = re.compile(r'<details class="admonition hide above-input[^"]*">\s*<summary[^>]*>\s*'
                              r'<p class="collapsed admonition-title">Show our solution</p>')
@@ -163,7 +163,8 @@ def test_pages_in_order_with_their_titles_and_navigation(site, flavour):
 
 
 def test_student_site_has_no_solutions_explanations_or_hidden_tests(site):
-    secrets = ["BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "vh.grade(", "Our explanation"]
+    secrets = ["BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "vae_answers", "Our explanation",
+               "Rubric"]
     for path in NOTEBOOKS:
         nb = notebook(path)
         private = []
@@ -207,8 +208,8 @@ def test_instructor_site_folds_every_solution_and_explanation(site):
         # the explanation's markdown is rendered inside <details> (math, emphasis), not shown as text
         for block in re.findall(r"<details><summary><b>Our explanation.*?</details>", source, re.DOTALL):
             assert "<p>" in block and "$" not in re.sub(r"<[^>]+>", "", block).replace("\\$", "")
-    # the self-checks are shown as they are, hidden tests included (they hold no answer)
-    assert '### BEGIN HIDDEN TESTS\nvh.grade("01.1", fraction_zero, data=data)' in Page(
+    # the self-checks are shown as they are, hidden tests included
+    assert 'vae_answers.grade("01.1", fraction_zero, data=data)' in Page(
         site["instructor"] / "notebooks" / "01_data.html").text
 
 

@@ -1,10 +1,9 @@
-"""vh.check_answer grades like a careful teaching assistant: right answers in
-any of their usual forms pass, wrong ones (including rounded-away ones) fail."""
+"""The hidden tests compare like a careful teaching assistant (vae_answers.same_answer): right
+answers in any of their usual forms pass, wrong ones (including rounded-away ones) fail."""
 
 import numpy as np
 import pytest
-
-import vae_helpers as vh
+from vae_answers import same_answer
 
 LN2_784 = 784 * np.log(2)  # 543.4273...
 
@@ -25,9 +24,8 @@ LN2_784 = 784 * np.log(2)  # 543.4273...
     ([-143.3, -142.0, -141.6], [-143.27, -141.96, -141.62], 0.0),  # a list, each rounded
     (np.array([0.25, 0.5]), np.array([0.25, 0.5]), 0.0),
 ])
-def test_right_answers_in_their_usual_forms_pass(answer, expected, tolerance, capsys):
-    assert vh.check_answer(answer, expected, tolerance=tolerance) is True
-    assert capsys.readouterr().out.strip() == "Correct!"
+def test_right_answers_in_their_usual_forms_pass(answer, expected, tolerance):
+    assert same_answer(answer, expected, tolerance=tolerance) is True
 
 
 @pytest.mark.parametrize("answer, expected, tolerance", [
@@ -44,14 +42,9 @@ def test_right_answers_in_their_usual_forms_pass(answer, expected, tolerance, ca
     ([-141.6, -142.0, -143.3], [-143.27, -141.96, -141.62], 0.0),  # the right numbers, wrong order
     (np.zeros(3), np.ones(3), 1e-4),
 ])
-def test_wrong_answers_fail_with_the_hint(answer, expected, tolerance, capsys):
-    assert vh.check_answer(answer, expected, tolerance=tolerance, hint="Look again.") is False
-    assert capsys.readouterr().out.strip() == "Not quite. Look again."
+def test_wrong_answers_fail(answer, expected, tolerance):
+    assert same_answer(answer, expected, tolerance=tolerance) is False
 
 
-def test_an_unanswered_exercise_costs_nothing(capsys):
-    def expensive():
-        raise AssertionError("must not be computed")
-
-    assert vh.check_answer(None, expensive) is None
-    assert capsys.readouterr().out.startswith("Not answered yet")
+def test_an_unanswered_exercise_is_wrong():
+    assert same_answer(None, 0.0) is False

@@ -1,0 +1,77 @@
+"""The hidden tests of the series' exercises: instructor-only, never installed with the package.
+
+The committed notebooks (the instructor edition) end every exercise's check cell with::
+
+    ### BEGIN HIDDEN TESTS
+    import vae_answers  # instructor-only: instructor/ in the repository
+    vae_answers.grade("03.2", highest_kl_epoch, history=history)
+    ### END HIDDEN TESTS
+
+``nbgrader generate_assignment`` removes that block from the student edition;
+``nbgrader autograde`` puts it back and runs it. :func:`grade` computes the
+expected answer from the notebook's objects (one module per notebook,
+``nb01`` ... ``nb10``), compares, and raises ``AssertionError`` on a wrong
+answer; it is silent on a right one. A function answer must also pass the
+student's self-check and match the reference on further random inputs, and
+may not be, wrap or call the series' own function for it.
+
+This folder is on the path of the project's environment (``make venv``
+writes a ``.pth`` file for it) and of the grader (``tools/editions.py``).
+Students receive the student edition and the ``vae-mnist-notebooks``
+package, which holds none of this.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from typing import Any
+
+import numpy as np
+
+from vae_machinery.exercises import SELF_CHECKS, library_functions_used
+from vae_machinery.exercises.engine import Mismatch
+
+from . import nb01, nb02, nb03, nb04, nb05, nb06, nb07, nb08, nb09, nb10
+from .compare import Code, Value, same_answer
+
+ANSWERS: dict[str, Value | Code] = {
+    **nb01.ANSWERS, **nb02.ANSWERS, **nb03.ANSWERS, **nb04.ANSWERS, **nb05.ANSWERS,
+    **nb06.ANSWERS, **nb07.ANSWERS, **nb08.ANSWERS, **nb09.ANSWERS, **nb10.ANSWERS,
+}
+
+
+def verdict(exercise: str, answer: Any, **context: Any) -> str | None:
+    """None if ``answer`` is right, else what is wrong (for the grader's report)."""
+    if exercise not in ANSWERS:
+        raise KeyError(f"no exercise {exercise!r}: the series has {', '.join(ANSWERS)}")
+    spec, check = ANSWERS[exercise], SELF_CHECKS[exercise]
+    if answer is None:
+        return "not answered"
+    if isinstance(spec, Value):
+        right = same_answer(answer, spec.expected(**context), tolerance=spec.tolerance)
+        return None if right else "wrong value"
+    if not callable(answer):
+        return f"a {type(answer).__name__}, not a function"
+    used = library_functions_used(answer, check.library)
+    if used:
+        return f"uses the series' own {', '.join(used)}"
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), np.errstate(all="ignore"):
+            check.inspect(answer, **context)
+            spec.compare(answer)
+    except Mismatch as problem:
+        return str(problem)
+    except Exception as error:
+        return f"raised {type(error).__name__}: {str(error)[:200]}"
+    return None
+
+
+def grade(exercise: str, answer: Any, **context: Any) -> None:
+    """The hidden test: silent when ``answer`` is right, an AssertionError saying what is wrong otherwise."""
+    problem = verdict(exercise, answer, **context)
+    if problem is not None:
+        raise AssertionError(f"Exercise {exercise}: {problem}")
+
+
+__all__ = ["ANSWERS", "Code", "Value", "grade", "same_answer", "verdict"]

@@ -1,0 +1,33 @@
+"""Self-checks for the notebooks' exercises, one module per notebook (``nb01`` ... ``nb10``).
+
+A notebook's check cell calls ``vh.check("03.2", answer, history=history)``.
+The check judges what it can without knowing the answer (see
+:mod:`.engine`) and prints "Passes the self-check: ...", or "Not quite: ..."
+with hints that grow with each wrong attempt, or "Not answered yet". The
+exact answer is checked by the hidden tests, which only the instructor's
+grader has (``instructor/vae_answers`` in the repository).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import nb01, nb02, nb03, nb04, nb05, nb06, nb07, nb08, nb09, nb10
+from .engine import SelfCheck, library_functions_used, reset_attempts, run_self_check
+
+SELF_CHECKS: dict[str, SelfCheck] = {
+    **nb01.CHECKS, **nb02.CHECKS, **nb03.CHECKS, **nb04.CHECKS, **nb05.CHECKS,
+    **nb06.CHECKS, **nb07.CHECKS, **nb08.CHECKS, **nb09.CHECKS, **nb10.CHECKS,
+}
+
+
+def check(exercise: str, answer: Any, **context: Any) -> bool | None:
+    """The self-check of exercise ``exercise`` ("01.1", ...): prints what it found and
+    returns True (passes), False, or None (not answered yet). ``context`` holds the
+    notebook objects the check may look at (``data=data``)."""
+    if exercise not in SELF_CHECKS:
+        raise KeyError(f"no exercise {exercise!r}: the series has {', '.join(SELF_CHECKS)}")
+    return run_self_check(exercise, SELF_CHECKS[exercise], answer, context)
+
+
+__all__ = ["SELF_CHECKS", "SelfCheck", "check", "library_functions_used", "reset_attempts"]
