@@ -8,10 +8,11 @@ Examples (from the repository root; ``make site`` calls the first)::
     python tools/build_site.py --out /tmp/vae-site
 
 The site is Sphinx with myst-nb and sphinx-book-theme (configured in docs/conf.py): the
-front page (docs/index.md), notebooks 01-07 in order, then docs/performance.md and
-docs/tuning.md, with navigation, full-text search, formulas rendered by a MathJax copy
-shipped inside the site, and launch buttons (Binder, Colab, JupyterHub) built from the
-repository URL in pyproject.toml. The notebooks are shown as executed and never run.
+front page (docs/index.md), notebooks 01-10 in order, then docs/performance.md,
+docs/tuning.md and docs/teaching.md (the instructor's guide), with navigation, full-text
+search, formulas rendered by a MathJax copy shipped inside the site, and launch buttons
+(Binder, Colab, JupyterHub) built from the repository URL in pyproject.toml. The notebooks
+are shown as executed and never run.
 
 * **student**: each notebook as ``tools/editions.py`` makes it for students (nbgrader
   removes the worked solutions, our explanations and the hidden tests, and the exercise
@@ -51,7 +52,7 @@ PATTERN = "[0-9][0-9]_*.ipynb"
 FLAVOURS = ("student", "instructor")
 # Pages besides the notebooks: (source in the repository, path in the site's source tree).
 DOC_FILES = [("docs/index.md", "index.md"), ("docs/performance.md", "docs/performance.md"),
-             ("docs/tuning.md", "docs/tuning.md"),
+             ("docs/tuning.md", "docs/tuning.md"), ("docs/teaching.md", "docs/teaching.md"),
              ("docs/explorer_jupyterlab.png", "docs/explorer_jupyterlab.png")]
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 STATIC_MIMES = ("image/png", "image/jpeg", "image/svg+xml", "text/html")
@@ -252,7 +253,7 @@ def build(flavours: Sequence[str] = FLAVOURS, source_dir: Path = NOTEBOOKS,
             _replace(html, out_dir / flavour)
             facts["flavours"][flavour] = {"path": out_dir / flavour, "seconds": time.perf_counter() - start}
     facts["pages"] = ["index", *(f"notebooks/{p.stem}" for p, _ in notebooks),
-                      "docs/performance", "docs/tuning"]
+                      "docs/performance", "docs/tuning", "docs/teaching"]
     return facts
 
 
