@@ -34,7 +34,7 @@ from vae_machinery.exercises import SELF_CHECKS
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 PUBLIC_CHECK = re.compile(
-    r'# Self-check: run this cell\.\nvh\.check\("(\d\d)\.(\d)", (\w+)((?:, \w+=\w+)*)\)')
+    r'# Self-check: run this cell\.\nvh\.check\("(\d\d)\.(\d)", (\w+)((?:, \w+=[\w\[\].]+)*)\)')
 HIDDEN = ("\n### BEGIN HIDDEN TESTS\nimport vae_answers  # instructor-only: instructor/ in the repository\n"
           "{}\n### END HIDDEN TESTS")
 ANSWER = re.compile(r"\A(?:#[^\n]*\n)+(\w+) = None\n### BEGIN SOLUTION\n.+\n### END SOLUTION\Z", re.S)
