@@ -119,6 +119,7 @@ def notebook_objects() -> dict:
     by_name = {r["run"]: dict(r) for r in collapse_rows}
     by_name["β = 1"].update(kl_per_dim=[2.1, 1.5, 1.0, 0.3, 0.002, 0.001, 0.0005, 0.0],
                             mu_variance=[1.2, 0.8, 0.5, 0.02, 0.005, 0.001, 0.0, 0.0])
+    by_name["β = 1, free bits"].update(kl_per_dim=[3.1, 2.2, 1.4, 0.9, 0.26, 0.25, 0.25, 0.25])
     return dict(data=data, model=model, history=history, mu=mu, mu_train=mu_train, vae_rows=vae_rows,
                 by_beta=sorted(vae_rows, key=lambda r: r["BETA"]), parameters={"EPOCHS": 1}, nearest=nearest,
                 beta_rows=beta_rows,
@@ -126,7 +127,7 @@ def notebook_objects() -> dict:
                 LATENT_DIM=2, BETAS=[0.25, 0.5, 1.0, 2.0, 4.0], LATENT_DIMS=[2, 5, 20], results=results,
                 mu_cvae=mu_cvae, conv_rows=conv_rows, CONV_LATENT_DIMS=[2, 20],
                 by_run={(r["model"], r["LATENT_DIM"]): r for r in conv_rows}, collapse_rows=collapse_rows,
-                by_name=by_name, THRESHOLD=0.01)
+                by_name=by_name, THRESHOLD=0.01, FREE_BITS=0.25)
 
 
 def _run_solution(exercise: str, objects: dict) -> tuple[object, str, dict]:
@@ -199,7 +200,11 @@ def _usual_forms(value: object, printed: str) -> list[object]:
     return [array, array.astype("float32"), array.tolist()]
 
 
-VALUE_EXERCISES = [e for e, spec in vae_answers.ANSWERS.items() if isinstance(spec, vae_answers.Value)]
+# These need a trained model of their notebook's own kind (the conditional, the convolutional VAE, the
+# six collapse runs): tests/test_beyond.py runs their worked solutions and hidden tests on real small runs.
+REAL_RUNS_ONLY = {"08.2", "09.1", "09.2", "10.3"}
+VALUE_EXERCISES = [e for e, spec in vae_answers.ANSWERS.items()
+                   if isinstance(spec, vae_answers.Value) and e not in REAL_RUNS_ONLY]
 CODE_EXERCISES = [e for e, spec in vae_answers.ANSWERS.items() if isinstance(spec, vae_answers.Code)]
 PASSES = "Passes the self-check"
 
@@ -231,6 +236,11 @@ def _bce_from_mean(o):
 def _bce_per_kl(history, bce_key, last):
     bce, kl = history[bce_key], history["val_kl_loss"]
     return (bce[0] - bce[last]) / (kl[last] - kl[0])
+
+
+def _half_share(kl_per_dim):
+    kl = np.sort(np.asarray(kl_per_dim, float))
+    return float(kl[: len(kl) // 2].sum() / kl.sum())
 
 
 def _ink(o):
@@ -303,22 +313,10 @@ WRONG = {  # exercise -> [(mistake, wrong answer from the objects o and the righ
              ("counts, not shares", lambda o, v: [round(1000 * x) for x in v])],
     "07.1": [("KL per BCE", lambda o, v: [1 / r for r in v]), ("negated", lambda o, v: [-r for r in v]),
              ("the betas themselves", lambda o, v: [0.5, 1.0, 2.0, 4.0])],
-    "08.2": [("the wrong sign", lambda o, v: -v),
-             ("the IWAE difference", lambda o, v: o["results"]["conditional VAE"]["log_px"]
-              - o["results"]["VAE"]["log_px"]),
-             ("log 10, the most a label is worth", lambda o, v: round(math.log(10), 2))],
     "08.3": [("the error rate", lambda o, v: 1 - v), ("chance", lambda o, v: 0.1),
              ("a percentage as a plain number", lambda o, v: round(100 * v, 1))],
-    "09.1": [("no biases", lambda o, v: 3 * 3 * 32 * 64), ("one input channel", lambda o, v: 3 * 3 * 64 + 64),
-             ("a dense layer", lambda o, v: 14 * 14 * 32 * 7 * 7 * 64 + 7 * 7 * 64)],
-    "09.2": [("the wrong way round", lambda o, v: 1 / v),
-             ("a difference of seconds", lambda o, v: 19.3 - 1.1),
-             ("at latent size 20", lambda o, v: 19.9 / 1.3)],
-    "10.2": [("the run's whole KL", lambda o, v: sum(o["by_name"]["β = 1"]["kl_per_dim"])),
-             ("the number of inactive units", lambda o, v: 4),
-             ("the active units' KL", lambda o, v: 2.1 + 1.5 + 1.0 + 0.3)],
-    "10.3": [("the most active units", lambda o, v: "β = 1, free bits"),
-             ("the lowest log p(x)", lambda o, v: "β = 4"), ("not a run's name", lambda o, v: "free bits")],
+    "10.2": [("the larger half", lambda o, v: 1 - v), ("as a percentage", lambda o, v: round(100 * v, 1)),
+             ("the run without free bits", lambda o, v: _half_share(o["by_name"]["β = 1"]["kl_per_dim"]))],
     "07.2": [("not divided by the step", lambda o, v: [by_step * (b - a) for by_step, (a, b)
                                                        in zip(v, [(2, 5), (5, 20)])]),
              ("negated", lambda o, v: [-x for x in v]),
@@ -393,6 +391,7 @@ def test_every_exercise_has_its_tests_and_its_cells():
     assert set(WRONG) == set(VALUE_EXERCISES)
     assert set(CODE_WRONG) == set(CODE_EXERCISES)
     assert set(CELLS) == set(vae_answers.ANSWERS), "every exercise in vae_answers has cells in a notebook"
+    assert REAL_RUNS_ONLY <= set(CELLS)
     assert set(SELF_CHECKS) == set(vae_answers.ANSWERS), "a self-check for every exercise"
 
 
