@@ -323,7 +323,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"{sum(s.auto_max for s in rows.values()):g} autograded points")
             for name, score in rows.items():
                 print(f"  {name:<24}{score.line()}")
-        print(f"Written answers: jupyter lab --CourseDirectory.root={args.course}, then Nbgrader > Formgrader")
+        print(f"Written answers: jupyter lab --CourseDirectory.root={args.course}, "
+              "then Nbgrader > Formgrader")
         return 0
     print(f"Wrote {len(written)} notebooks to {written[0].parent}")
     return 0

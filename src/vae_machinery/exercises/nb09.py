@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Mismatch, SelfCheck, fmt, whole_number
+from .engine import Mismatch, SelfCheck, whole_number
 
-ARCHITECTURES = ("MLP", "conv")  # the order of the two numbers of exercise 2
+PIXELS = 28 * 28  # the largest map of the network: no weight is used at more positions
 
 
 def _larger_filters(answer: Any, conv_vae: Any) -> None:
@@ -22,22 +22,15 @@ def _larger_filters(answer: Any, conv_vae: Any) -> None:
                        "every parameter grows with the size of the filters")
 
 
-def _generalisation_gaps(answer: Any, models: dict, data: Any, latent_dim: int) -> None:
-    try:
-        values = np.asarray(answer, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise Mismatch(f"this is a {type(answer).__name__}, not a list of two numbers") from None
-    if values.shape != (len(ARCHITECTURES),):
-        raise Mismatch(f"your answer has shape {values.shape}; give two numbers, [the MLP's gap, the "
-                       "convolutional VAE's gap]")
-    if not np.all(np.isfinite(values)):
-        raise Mismatch(f"your list {fmt(values)} holds inf or NaN")
-    if np.any(np.abs(values) > 50):
-        largest = values[np.argmax(np.abs(values))]
-        raise Mismatch(f"a gap of {fmt(largest)} nats is far more than two means of the same model's BCE per "
-                       "image differ: average over the images (do not sum), and subtract two means")
-    if values[0] == values[1]:
-        raise Mismatch("both gaps are the same number: compute one for each model")
+def _multiply_adds(answer: Any, conv_vae: Any) -> None:
+    value = whole_number(answer, "a number of multiply-adds")
+    weights = sum(int(np.prod(w.shape)) for w in conv_vae.trainable_weights if len(w.shape) > 1)
+    if value < weights:
+        raise Mismatch(f"{value:,} is fewer than the model's {weights:,} weights (biases left out): "
+                       "every weight is used at least once per image")
+    if value > weights * PIXELS:
+        raise Mismatch(f"{value:,} is more than {PIXELS:,} uses of each of the model's {weights:,} weights: "
+                       "no weight is used at more positions than a 28 x 28 map has")
 
 
 CHECKS = {
@@ -49,13 +42,12 @@ CHECKS = {
                "what does that mean for the dense layers?",
                "A layer's biases, one per output channel, do not depend on the size of its filters.")),
     "09.2": SelfCheck(
-        "seen and unseen images", _generalisation_gaps,
-        "two finite numbers, [MLP, conv], of a size that differences of mean BCEs can have",
-        hints=("For one model and one set of images: the mean codes mu(x) (vh.latent_means), decoded into "
-               "logits (the model's decoder), and vh.reconstruction_bce of the images and the logits: one "
-               "number per image; then their mean.",
-               "The gap is the mean over the validation images minus the mean over the first 5,000 training "
-               "images: positive if the model does better on images it was trained on.",
-               "models[\"MLP\", d] and models[\"conv\", d] are the two models, with "
-               "d = CONV_LATENT_DIMS[0].")),
+        "the price in arithmetic", _multiply_adds,
+        "a whole number, at least one use of each weight and at most one per pixel of a 28 x 28 map",
+        hints=("Go layer by layer through the model summary: the weights of each layer without its "
+               "biases, and the number of positions at which each of them is used.",
+               "The positions are those of a convolution's output map and of a transposed convolution's "
+               "input map: the summary prints the shape before and after every layer.",
+               "Leave no layer out: the dense layers count too, and so does the decoder's last transposed "
+               "convolution, which keeps the 28 x 28 size.")),
 }
