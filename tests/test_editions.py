@@ -14,6 +14,7 @@ The student edition is built once for the module. Grading notebooks 01 and 02
 
 import re
 import sys
+import tempfile
 from pathlib import Path
 
 import nbformat
@@ -267,9 +268,13 @@ def test_grading_every_notebook_of_the_series(tmp_path, monkeypatch, mnist_dir, 
     editions.instructor_edition(submissions / "teacher")
     editions.student_edition(submissions / "untouched", course=tmp_path / "scratch")
     scores = {}
+    # The course inside the checkout, as tools/editions.py's default build/editions/course is: notebook 07
+    # still reads 03_training.ipynb's defaults from notebooks/ (issue 22 removes that need).
+    (ROOT / "build").mkdir(exist_ok=True)
+    course = Path(tempfile.mkdtemp(prefix="grading-course-", dir=ROOT / "build"))
     for path in NOTEBOOKS:  # one notebook at a time: 07-10 with their short version
         parameters = SHORT.get(path.name[:2], {})
-        graded = editions.grade([submissions / "teacher", submissions / "untouched"], tmp_path / "course",
+        graded = editions.grade([submissions / "teacher", submissions / "untouched"], course,
                                 [path], runs=runs, parameters=parameters)
         for student, rows in graded.items():
             scores.setdefault(student, {}).update(rows)
@@ -281,7 +286,7 @@ def test_grading_every_notebook_of_the_series(tmp_path, monkeypatch, mnist_dir, 
     points = {name: (score.auto, score.auto_max) for name, score in scores["teacher"].items()}
     assert all(got == full for got, full in points.values()), points
     assert all(score.auto == 0 for score in scores["untouched"].values())
-    for graded in (tmp_path / "course" / "autograded").rglob("*.ipynb"):
+    for graded in (course / "autograded").rglob("*.ipynb"):
         printed = "".join(o.get("text", "") for c in nbformat.read(graded, as_version=4).cells
                           if c.cell_type == "code" for o in c.outputs)
         assert " trained in " not in printed and "epoch  1/" not in printed, f"{graded} trained a model"
