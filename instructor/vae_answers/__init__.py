@@ -23,14 +23,9 @@ package, which holds none of this.
 
 from __future__ import annotations
 
-import contextlib
-import io
 from typing import Any
 
-import numpy as np
-
-from vae_machinery.exercises import SELF_CHECKS, library_functions_used
-from vae_machinery.exercises.engine import Mismatch
+from vae_machinery.exercises import SELF_CHECKS, function_problem
 
 from . import nb01, nb02, nb03, nb04, nb05, nb06, nb07, nb08, nb09, nb10
 from .compare import Code, Value, same_answer
@@ -51,20 +46,7 @@ def verdict(exercise: str, answer: Any, **context: Any) -> str | None:
     if isinstance(spec, Value):
         right = same_answer(answer, spec.expected(**context), tolerance=spec.tolerance)
         return None if right else "wrong value"
-    if not callable(answer):
-        return f"a {type(answer).__name__}, not a function"
-    used = library_functions_used(answer, check.library)
-    if used:
-        return f"uses the series' own {', '.join(used)}"
-    try:
-        with contextlib.redirect_stdout(io.StringIO()), np.errstate(all="ignore"):
-            check.inspect(answer, **context)
-            spec.compare(answer)
-    except Mismatch as problem:
-        return str(problem)
-    except Exception as error:
-        return f"raised {type(error).__name__}: {str(error)[:200]}"
-    return None
+    return function_problem(answer, check, compare=spec.compare, **context)
 
 
 def grade(exercise: str, answer: Any, **context: Any) -> None:

@@ -27,8 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from .exercises import SELF_CHECKS, library_functions_used
-from .exercises.engine import Mismatch
+from .exercises import SELF_CHECKS, function_problem
 
 
 @dataclass(frozen=True)
@@ -104,24 +103,6 @@ def _run_cells(cells: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
     return namespace, errors
 
 
-def _self_check(function: StudentFunction, fn: Any) -> str | None:
-    """What the public self-check of ``function`` finds wrong with ``fn`` (None: it passes)."""
-    spec = SELF_CHECKS[function.exercise]
-    if not callable(fn):
-        return f"is a {type(fn).__name__}, not a function"
-    used = library_functions_used(fn, spec.library)
-    if used:
-        return f"uses the series' own {', '.join(used)}"
-    try:
-        with contextlib.redirect_stdout(io.StringIO()), np.errstate(all="ignore"):
-            spec.inspect(fn)
-    except Mismatch as problem:
-        return f"does not pass its self-check ({problem})"
-    except Exception as error:
-        return f"raises {_error(error)} in its self-check"
-    return None
-
-
 def _training_step(functions: dict[str, Any]) -> str | None:
     """Train a tiny VAE with ``functions`` for one compiled step (as ``fit`` runs it); None if that works
     and the loss is finite, else what went wrong (e.g. NumPy inside a function, which the compiled
@@ -193,7 +174,7 @@ def functions_from_notebook(notebook: str | Path = "02_model.ipynb", *,
             elif fn is None:
                 unwritten.append(function.name)
             else:
-                problem = _self_check(function, fn)
+                problem = function_problem(fn, SELF_CHECKS[function.exercise])
                 if problem is None:
                     found[function.parameter] = fn
                 else:

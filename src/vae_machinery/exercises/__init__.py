@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import nb01, nb02, nb03, nb04, nb05, nb06, nb07, nb08, nb09, nb10
-from .engine import SelfCheck, library_functions_used, reset_attempts, run_self_check
+from .engine import SelfCheck, function_problem, library_functions_used, reset_attempts, run_self_check
 
 SELF_CHECKS: dict[str, SelfCheck] = {
     **nb01.CHECKS, **nb02.CHECKS, **nb03.CHECKS, **nb04.CHECKS, **nb05.CHECKS,
@@ -30,4 +30,5 @@ def check(exercise: str, answer: Any, **context: Any) -> bool | None:
     return run_self_check(exercise, SELF_CHECKS[exercise], answer, context)
 
 
-__all__ = ["SELF_CHECKS", "SelfCheck", "check", "library_functions_used", "reset_attempts"]
+__all__ = ["SELF_CHECKS", "SelfCheck", "check", "function_problem", "library_functions_used",
+           "reset_attempts"]

@@ -16,6 +16,8 @@ this package).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import types
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -144,6 +146,32 @@ def library_functions_used(fn: Any, names: Sequence[str]) -> list[str]:
             elif callable(value) and _is_library(value) and getattr(value, "__name__", None) in wanted:
                 used.add(f"vh.{value.__name__}")
     return sorted(used)
+
+
+def function_problem(fn: Any, spec: SelfCheck, *, compare: Callable[[Any], None] | None = None,
+                     **context: Any) -> str | None:
+    """What is wrong with the function ``fn`` as an answer to ``spec``, quietly (nothing printed), as
+    the end of a sentence that starts "your <name> ...": not a function, the series' own function, a
+    failed inspection (or ``compare``, the grader's comparison with the reference), or an error it
+    raised. None when nothing is."""
+    if not callable(fn):
+        return f"is a {type(fn).__name__}, not a function"
+    used = library_functions_used(fn, spec.library)
+    if used:
+        return f"uses the series' own {', '.join(used)}"
+    steps = [("its self-check", lambda: spec.inspect(fn, **context))]
+    if compare is not None:
+        steps.append(("the comparison with the reference", lambda: compare(fn)))
+    for step, run in steps:
+        try:
+            with contextlib.redirect_stdout(io.StringIO()), np.errstate(all="ignore"):
+                run()
+        except Mismatch as problem:
+            return f"does not pass {step} ({problem})"
+        except Exception as error:
+            first = (str(error).strip().splitlines() or [""])[0][:200]
+            return f"raises {type(error).__name__}{': ' + first if first else ''} in {step}"
+    return None
 
 
 # --------------------------------------------------------------------------
