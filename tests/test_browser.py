@@ -46,7 +46,7 @@ CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-
 # The site's browser: every host name but 127.0.0.1 fails to resolve.
 OFFLINE_FLAGS = ["--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"]
 SITE_PAGES = (["index.html"] + [f"notebooks/{p.stem}.html" for p in NOTEBOOKS]
-              + ["docs/performance.html", "docs/tuning.html", "search.html", "genindex.html"])
+              + [f"{page}.html" for page in bs.DOC_PAGES] + ["search.html", "genindex.html"])
 SOLUTION = "fraction_zero = float(np.mean(data.x_train == 0))"  # notebook 01, exercise 1
 SOLUTION_OUTPUT = "of the training pixels are exactly 0"
 WAIT = 60  # seconds, for the slowest step (JupyterLab's first render on a busy 2-core machine)

@@ -1,32 +1,39 @@
-"""The README's numbers come from something committed.
+"""The numbers of the README and of the docs pages it sends readers to come from something committed.
 
 ``tests/test_claims.py`` holds each notebook's prose to that notebook's
-outputs; this test does the same for README.md, whose numbers are quoted from
-several places. Every result-like number of the README must be
+outputs; this test does the same for README.md and for the pages of ``docs/``
+that hold what the README used to (``PAGES``: the results, running the series,
+the checks, the grid on a cluster, exercises, the site) and for the summary
+that opens ``docs/performance.md``. Their numbers are quoted from several
+places. Every result-like number of those pages must be
 
 * printed in the outputs of a committed notebook (``notebooks/*.ipynb``, all
-  of them), rounded to the precision the README writes ("about 47 nats" is
+  of them), rounded to the precision the page writes ("about 47 nats" is
   backed by a printed 46.51, "143.23" only by 143.23);
-* or, in a paragraph that links ``docs/tuning.md``, a number of that page;
+* or, in a paragraph that links to ``docs/tuning.md`` (a Markdown link, not a mention), a number
+  of that page;
 * or one of ``CONSTANTS`` (published results, theory, bars), each with its reason;
 * or one of ``NOT_COMMITTED``: numbers of runs whose outputs are not in the
-  repository (the Fashion-MNIST run, the K = 5000 likelihood run, the CI run,
-  the sweep's wall time), each saying where it comes from, so that a reader
-  knows what this test cannot check;
-* or one of ``DERIVED``: a number the README computes from other numbers
+  repository (the Fashion-MNIST run, the K = 5000 likelihood run, the CI run),
+  each saying where it comes from, so that a reader knows what this test
+  cannot check;
+* or one of ``DERIVED``: a number the page computes from other numbers
   (a difference, a ratio), checked by recomputing it from operands that are
   themselves backed.
 
-A paragraph that links ``docs/performance.md`` quotes the last benchmark
-run: its numbers must be in that page's section "The last measured run" (or
-the lists), not merely in some notebook's output, which would back a drifted
-ratio by chance (1.18× by a standard deviation that notebook 06 prints).
-Neither docs page is backed by a committed results file:
-``bench/train_speed.py`` prints its numbers, and ``bench/tuning.py`` writes
-tuning.md from runs cached in ``build/``, which is not committed; the two
-pages are the committed record.
+The three lists are kept per page: an entry backs a number of its own page only.
 
-Every entry of the three lists must still be a number of the README, so a
+A paragraph that links ``docs/performance.md``, and the summary at the top of
+that page (its section "In short"), quote the last benchmark run: their
+numbers must be in that page's section "The last measured run" or "The
+experiment grid on Dask" (or the lists), not merely in some notebook's output,
+which would back a drifted ratio by chance (1.18× by a standard deviation that
+notebook 06 prints). The rest of ``docs/performance.md`` and ``docs/tuning.md``
+are the committed record themselves: ``bench/train_speed.py`` prints its
+numbers, and ``bench/tuning.py`` writes tuning.md from runs cached in
+``build/``, which is not committed.
+
+Every entry of the three lists must still be a number of its page, so a
 listed number that drifts fails twice: as a new number nobody backs, and as
 an entry that is no longer used.
 
@@ -56,16 +63,18 @@ targets and text in double quotes, which quotes prose and is not a claim):
   results tables (the notebooks with their run times, the parameters with
   their defaults);
 * versions (a number after Python, TensorFlow, Keras, NumPy, torch or JAX),
-  dates (2026-11-30) and years in parentheses ("(2015)");
+  dates (2026-11-30), years in parentheses ("(2015)") and IP addresses
+  ("127.0.0.1");
 * run-time estimates: a time written with "~", "about", "under" or "up to"
   ("~10 s", "about 10 minutes"), or as a range ("60 to 80 seconds");
 * formulas and commands (inline code, code blocks).
 
-**The sweep tables, cell by cell.** Any printed number backs any README
-number, so a cell that slips to a neighbour's value (143.20, the validation
-loss, for 143.23) would pass; the README's three sweep tables (latent size,
-β, and our row of the published comparison) are therefore also compared with
-notebook 07's printed results table, each cell with its own run and column.
+**The sweep tables, cell by cell.** Any printed number backs any number of
+a page, so a cell that slips to a neighbour's value (143.20, the validation
+loss, for 143.23) would pass; the three sweep tables of ``docs/results.md``
+(latent size, β, and our row of the published comparison) are therefore also
+compared with notebook 07's printed results table, each cell with its own
+run and column.
 
 A sentence about this run that names the lowest β must name the β that
 notebook 07 printed as lowest (the rule of ``tests/test_claims.py``).
@@ -79,47 +88,64 @@ from pathlib import Path
 from test_claims import ABOUT_THIS_RUN, LOWEST_BETA, NOTEBOOKS, PRINTED_LOWEST, _numbers, _outputs, _shown
 
 ROOT = Path(__file__).resolve().parent.parent
-README = ROOT / "README.md"
 PERFORMANCE = ROOT / "docs" / "performance.md"
 TUNING = ROOT / "docs" / "tuning.md"
-PERFORMANCE_SECTION = "### The last measured run"
+# The README and the pages its sections moved to (paths relative to the repository root).
+PAGES = ["README.md", "docs/results.md", "docs/running.md", "docs/checks.md", "docs/cluster.md",
+         "docs/exercises.md", "docs/site.md", "CONTRIBUTING.md", "CHANGELOG.md"]
+# docs/performance.md: only its summary quotes; the rest is the benchmark's record.
+PERFORMANCE_PAGE = "docs/performance.md"
+PERFORMANCE_SUMMARY = "## In short"
+# The sections of docs/performance.md that back a quoted benchmark number.
+PERFORMANCE_SECTIONS = ("### The last measured run", "## The experiment grid on Dask")
+SWEEP_PAGE = "docs/results.md"  # the page with the three sweep tables
 
-# Numbers no re-run changes: published results, theory and bars.
+# Numbers no re-run changes: published results, theory and bars; per page.
 CONSTANTS = {
-    "86.76": "Burda, Grosse & Salakhutdinov (2015), Table 1: VAE, one stochastic layer, K = 5000",
-    "85.33": "Burda et al. (2015), Table 1: VAE with two stochastic layers",
-    "84.78": "Burda et al. (2015), Table 1: IWAE (k = 50), one stochastic layer",
-    "82.90": "Burda et al. (2015), Table 1: IWAE (k = 50), two stochastic layers",
-    "95": "the circle that holds 95 % of the 2-D prior, radius sqrt(-2 log 0.05), by construction",
-    "147": "the K = 5000 likelihood bar, LIKELIHOOD_BAR = -147.0 in notebook 03's code; the committed "
-           "run (K = 100) does not assert it, so it prints no number for it",
+    "docs/results.md": {
+        "86.76": "Burda, Grosse & Salakhutdinov (2015), Table 1: VAE, one stochastic layer, K = 5000",
+        "85.33": "Burda et al. (2015), Table 1: VAE with two stochastic layers",
+        "84.78": "Burda et al. (2015), Table 1: IWAE (k = 50), one stochastic layer",
+        "82.90": "Burda et al. (2015), Table 1: IWAE (k = 50), two stochastic layers",
+        "95": "the circle that holds 95 % of the 2-D prior, radius sqrt(-2 log 0.05), by construction",
+        "147": "the K = 5000 likelihood bar, LIKELIHOOD_BAR = -147.0 in notebook 03's code; the committed "
+               "run (K = 100) does not assert it, so it prints no number for it",
+    },
 }
 
-# Numbers of runs whose outputs are not committed: this test cannot check them.
+# Numbers of runs whose outputs are not committed: this test cannot check them; per page.
 NOT_COMMITTED = {
-    "259.13": "Fashion-MNIST run (make run DATASET=fashion_mnist): test negative ELBO, printed by its "
-              "03_training; its executed notebooks were written to build/ and not committed",
-    "252.70": "Fashion-MNIST run: test BCE (build/, not committed)",
-    "6.43": "Fashion-MNIST run: test KL (build/, not committed)",
-    "258.29": "Fashion-MNIST run: -log p(x), K = 100 (build/, not committed)",
-    "64.8": "Fashion-MNIST run: nearest-centre accuracy, printed by its 06_latent_space (build/, "
-            "not committed)",
-    "141.45": "K = 5000 run (make run IWAE_K=5000): log p(x) printed by its 03_training (build/, "
-              "not committed)",
-    "408": "K = 5000 run: the importance-weighted estimate took 408.3 s (build/, not committed)",
-    "6.8": "K = 5000 run: 408.3 s in minutes (build/, not committed)",
-    "5.5": "CI run on a clean clone (commit 7c40947): wall time of .ci/run; its log is not committed",
-    "4.6": "CI run on a clean clone (commit 7c40947): pytest's time for its 313 tests (the suite has grown "
-           "since); its log is not committed",
-    "150": "the autoencoder's codes spread over about ±150 (07's prose says so too): read off the axes of "
-           "imgs/autoencoder_vs_vae.png; notebook 07 prints only their standard deviations (33.9, 28.2)",
+    "docs/results.md": {
+        "259.13": "Fashion-MNIST run (make run DATASET=fashion_mnist): test negative ELBO, printed by its "
+                  "03_training; its executed notebooks were written to build/ and not committed",
+        "252.70": "Fashion-MNIST run: test BCE (build/, not committed)",
+        "6.43": "Fashion-MNIST run: test KL (build/, not committed)",
+        "258.29": "Fashion-MNIST run: -log p(x), K = 100 (build/, not committed)",
+        "64.8": "Fashion-MNIST run: nearest-centre accuracy, printed by its 06_latent_space (build/, "
+                "not committed)",
+        "141.45": "K = 5000 run (make run IWAE_K=5000): log p(x) printed by its 03_training (build/, "
+                  "not committed)",
+        "408": "K = 5000 run: the importance-weighted estimate took 408.3 s (build/, not committed)",
+        "6.8": "K = 5000 run: 408.3 s in minutes (build/, not committed)",
+        "150": "the autoencoder's codes spread over about ±150 (07's prose says so too): read off the axes "
+               "of imgs/autoencoder_vs_vae.png; notebook 07 prints only their standard deviations "
+               "(33.9, 28.2)",
+    },
+    "docs/checks.md": {
+        "5.5": "CI run on a clean clone (commit 7c40947): wall time of .ci/run; its log is not committed",
+        "4.6": "CI run on a clean clone (commit 7c40947): pytest's time for its 313 tests (the suite has "
+               "grown since); its log is not committed",
+    },
 }
 
-# Numbers the README computes: claim -> (a, operator, b, decimals the result is rounded to, reason).
-# Both operands must be written in the README and, if they have decimals, be backed like any other number.
+# Numbers a page computes: claim -> (a, operator, b, decimals the result is rounded to, reason); per page.
+# Both operands must be written on the page and, if they have decimals, be backed like any other number.
 DERIVED = {
-    "4": ("90.67", "-", "86.76", 0, "our binarized latent-20 -log p(x) behind Burda et al.'s VAE"),
-    "160": ("3280", "/", "20", -1, "Burda et al.'s 3,280 passes against our 20 epochs ('about 160 times')"),
+    "docs/results.md": {
+        "4": ("90.67", "-", "86.76", 0, "our binarized latent-20 -log p(x) behind Burda et al.'s VAE"),
+        "160": ("3280", "/", "20", -1, "Burda et al.'s 3,280 passes against our 20 epochs ('about 160 "
+                "times')"),
+    },
 }
 OPERATORS = {"-": operator.sub, "/": operator.truediv}
 
@@ -134,6 +160,7 @@ SETTING = re.compile(rf"(?:β₂?|\bbeta|\bK|\bk|\bz)\s*=\s*{SIGNED}(?:\s*(?:,|a
 VERSION = re.compile(r"\b(?:Python|TensorFlow|Keras|NumPy|torch|JAX)\s+(?:older than\s+|≥\s*)?"
                      r"\d+(?:\.(?:\d+|x))*(?:\s*[–/]\s*\d+(?:\.\d+)*)?")
 DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b|\((?:19|20)\d{2}\)")
+ADDRESS = re.compile(r"(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w.])")  # 127.0.0.1
 ESTIMATE = re.compile(rf"(?:~\s*|\babout\s+|\bunder\s+|\bup to\s+){N}(?:\s+to\s+{N})?\s*{TIME}"
                       rf"|(?<![\w.]){N}\s+to\s+{N}\s+{TIME}")
 UNIT_NUMBER = re.compile(rf"(?<![\w.])(?:({N})\s+to\s+)?({N})(?:\s?(?:nats\b|%|×(?!\s*\d))"
@@ -151,8 +178,8 @@ def _prose(text: str) -> str:
 
 
 def _without_excluded(text: str) -> str:
-    """``_prose`` without the numbers excluded by rule: versions, dates, settings, run-time estimates."""
-    for pattern in (VERSION, DATE, SETTING, ESTIMATE):
+    """``_prose`` without the numbers excluded by rule: versions, dates, addresses, settings, estimates."""
+    for pattern in (VERSION, DATE, ADDRESS, SETTING, ESTIMATE):
         text = pattern.sub(" ", text)
     return text
 
@@ -162,11 +189,11 @@ def _unit_claims(text: str) -> list[str]:
     return found + BAR_OR_SPREAD.findall(text)
 
 
-def _blocks(readme: str) -> list[tuple[int, list[str]]]:
-    """The README's paragraphs, lists and tables outside code blocks, each with its first line number."""
-    readme = CODE_BLOCK.sub(lambda m: "\n" * m.group(0).count("\n"), readme)
+def _blocks(text: str) -> list[tuple[int, list[str]]]:
+    """A page's paragraphs, lists and tables outside code blocks, each with its first line number."""
+    text = CODE_BLOCK.sub(lambda m: "\n" * m.group(0).count("\n"), text)
     blocks, current, start = [], [], 0
-    for number, line in enumerate(readme.split("\n"), 1):
+    for number, line in enumerate(text.split("\n"), 1):
         if line.strip():
             if not current:
                 start = number
@@ -198,29 +225,53 @@ def claims(block: list[str]) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def _links(raw: str, page: str) -> bool:
+    """Whether a block has a Markdown link to ``page`` of docs/ (from the README or from docs/)."""
+    return re.search(rf"\]\((?:docs/)?{re.escape(page)}(?:#[^)]*)?\)", raw) is not None
+
+
 def _line_of(claim: str, start: int, block: list[str]) -> int:
     pattern = re.compile(rf"(?<![\w.,]){re.escape(claim)}(?![\d,]|\.\d)")
     return next((start + i for i, line in enumerate(block) if pattern.search(line)), start)
 
 
+def _section(text: str, heading: str) -> str:
+    """The section of ``text`` under ``heading``, up to the next heading of its level or higher."""
+    if "\n" + heading not in text:
+        return ""
+    section = text.split("\n" + heading, 1)[1]
+    level = len(heading.split()[0])
+    end = re.search(rf"^#{{1,{level}}} ", section, re.M)
+    return section[:end.start()] if end else section
+
+
 def _performance_numbers(text: str) -> list[float]:
-    section = text.split(PERFORMANCE_SECTION, 1)[-1].split("\n### ", 1)[0]
-    return _numbers(section)
+    """The numbers of the benchmark's record that a quoted benchmark number may come from."""
+    return [n for heading in PERFORMANCE_SECTIONS for n in _numbers(_section(text, heading))]
 
 
-def _derivation_problems(readme: str, backed: list[float]) -> list[str]:
+def performance_summary(text: str) -> str:
+    """docs/performance.md with only its summary left (every other line blank, so line numbers hold)."""
+    lines = text.split("\n")
+    start = lines.index(PERFORMANCE_SUMMARY) if PERFORMANCE_SUMMARY in lines else len(lines)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith(("# ", "## "))), len(lines))
+    return "\n".join(line if start <= i < end else "" for i, line in enumerate(lines))
+
+
+def _derivation_problems(page: str, text: str, backed: list[float]) -> list[str]:
     problems = []
-    written = {n.replace(",", "") for n in re.findall(N, readme)}
-    for claim, (a, op, b, decimals, _reason) in DERIVED.items():
+    written = {n.replace(",", "") for n in re.findall(N, text)}
+    for claim, (a, op, b, decimals, _reason) in DERIVED.get(page, {}).items():
         formula = f"{a} {op} {b}"
         for operand in (a, b):
             if operand not in written:
-                problems.append(f"DERIVED[{claim!r}] = {formula}: the README does not write {operand}")
-            elif "." in operand and operand not in CONSTANTS and not _shown(operand, backed):
-                problems.append(f"DERIVED[{claim!r}] = {formula}: {operand} is not backed")
+                problems.append(f"DERIVED[{page!r}][{claim!r}] = {formula}: {page} does not write {operand}")
+            elif "." in operand and operand not in CONSTANTS.get(page, {}) and not _shown(operand, backed):
+                problems.append(f"DERIVED[{page!r}][{claim!r}] = {formula}: {operand} is not backed")
         value = OPERATORS[op](float(a), float(b))
         if round(value, decimals) != float(claim):
-            problems.append(f"DERIVED[{claim!r}] = {formula} = {value:g}, which does not round to {claim}")
+            problems.append(f"DERIVED[{page!r}][{claim!r}] = {formula} = {value:g}, which does not round "
+                            f"to {claim}")
     return problems
 
 
@@ -252,8 +303,9 @@ def _cells(line: str) -> list[str]:
     return [cell.strip().replace("**", "") for cell in line.strip().strip("|").split("|")]
 
 
-def sweep_table_problems(readme: str, results: dict[str, dict[str, float]]) -> list[str]:
-    """The README's three sweep tables, cell by cell, against notebook 07's results table.
+def sweep_table_problems(text: str, results: dict[str, dict[str, float]],
+                         page: str = SWEEP_PAGE) -> list[str]:
+    """The three sweep tables of ``page`` (docs/results.md), cell by cell, against notebook 07's table.
 
     Matching every cell against every printed number would let a cell take a neighbour's value (143.20,
     the validation loss, for 143.23): each cell here must be its own run's own column.
@@ -266,14 +318,14 @@ def sweep_table_problems(readme: str, results: dict[str, dict[str, float]]) -> l
             check(line, std, run, f"{column}_std")
         written = mean
         if run not in results:
-            problems.append(f"README line {line}: notebook 07 printed no run {run}")
+            problems.append(f"{page} line {line}: notebook 07 printed no run {run}")
         elif not _shown(written.lstrip("−-"), [abs(results[run][column])]):
-            problems.append(f"README line {line}: {written!r} is not {run}'s {column}, "
+            problems.append(f"{page} line {line}: {written!r} is not {run}'s {column}, "
                             f"{results[run][column]:.2f}")
 
     elbo = re.compile(rf"({N}) \(({N}) \+ ({N})\)")  # "143.23 (136.91 + 6.32)"
     columns = ("test_neg_elbo", "test_bce", "test_kl")
-    for start, block in _blocks(readme):
+    for start, block in _blocks(text):
         if not all(line.lstrip().startswith("|") for line in block):
             continue
         header, body = _cells(block[0]), [(start + 2 + i, _cells(line)) for i, line in enumerate(block[2:])]
@@ -281,13 +333,13 @@ def sweep_table_problems(readme: str, results: dict[str, dict[str, float]]) -> l
             seen.add("latent size")
             for line, row in body:
                 if len(row) != 7:
-                    problems.append(f"README line {line}: expected 7 cells, found {len(row)}")
+                    problems.append(f"{page} line {line}: expected 7 cells, found {len(row)}")
                     continue
                 for run, cell, std, log_px in ((f"beta1_latent{row[0]}", *row[1:4]),
                                                (f"beta1_latent{row[0]}_binarized", *row[4:7])):
                     match = elbo.fullmatch(cell)
                     if not match:
-                        problems.append(f"README line {line}: {cell!r} is not '-ELBO (BCE + KL)'")
+                        problems.append(f"{page} line {line}: {cell!r} is not '-ELBO (BCE + KL)'")
                         continue
                     for written, column in zip(match.groups(), columns):
                         check(line, written, run, column)
@@ -299,7 +351,7 @@ def sweep_table_problems(readme: str, results: dict[str, dict[str, float]]) -> l
             betas = [float(re.match(N, cell).group(0)) for cell in header[1:]]
             for line, row in body:
                 if row[0] not in rows:
-                    problems.append(f"README line {line}: no column of notebook 07's table for {row[0]!r}")
+                    problems.append(f"{page} line {line}: no column of notebook 07's table for {row[0]!r}")
                     continue
                 for beta, written in zip(betas, row[1:]):
                     check(line, written, f"beta{beta:g}_latent2", rows[row[0]])
@@ -313,30 +365,32 @@ def sweep_table_problems(readme: str, results: dict[str, dict[str, float]]) -> l
                     check(line, log_px.group(0), run, "test_log_px")
                     check(line, elbo_.group(1), run, "test_neg_elbo")
     for table in sorted({"latent size", "β", "ours"} - seen):
-        problems.append(f"README: the sweep table of {table!r} is gone or reworded; "
+        problems.append(f"{page}: the sweep table of {table!r} is gone or reworded; "
                         "update sweep_table_problems")
     return problems
 
 
-def readme_problems(readme: str, notebook_outputs: dict[str, str], performance: str,
-                    tuning: str) -> list[str]:
-    """Every README number nothing backs, every unused list entry, and a wrong 'lowest β'."""
-    printed = [n for text in notebook_outputs.values() for n in _numbers(text)]
-    listed = {**CONSTANTS, **NOT_COMMITTED}
+def page_problems(page: str, text: str, notebook_outputs: dict[str, str], performance: str,
+                  tuning: str) -> list[str]:
+    """Every number of one page that nothing backs, every unused list entry of the page, and a wrong
+    'lowest β'. ``text`` is the page (for docs/performance.md: :func:`performance_summary`)."""
+    printed = [n for output in notebook_outputs.values() for n in _numbers(output)]
+    benchmark = _performance_numbers(performance)
+    listed = {**CONSTANTS.get(page, {}), **NOT_COMMITTED.get(page, {})}
     lowest = PRINTED_LOWEST.findall(notebook_outputs.get("07_experiments", ""))
     problems, used = [], set()
-    for start, block in _blocks(readme):
+    for start, block in _blocks(text):
         raw = "\n".join(block)
-        if "docs/performance.md" in raw:  # the benchmark's numbers, and only those
-            backed = _performance_numbers(performance)
+        if page == PERFORMANCE_PAGE or _links(raw, "performance.md"):  # the benchmark's numbers only
+            backed = benchmark
         else:
-            backed = printed + (_numbers(tuning) if "docs/tuning.md" in raw else [])
+            backed = printed + (_numbers(tuning) if _links(raw, "tuning.md") else [])
         for claim in claims(block):
             key = claim.replace(",", "")
             used.add(key)
-            if key in DERIVED or key in listed or _shown(claim, backed):
+            if key in DERIVED.get(page, {}) or key in listed or _shown(claim, backed):
                 continue
-            problems.append(f"README line {_line_of(claim, start, block)}: {claim!r} is not in a committed "
+            problems.append(f"{page} line {_line_of(claim, start, block)}: {claim!r} is not in a committed "
                             "notebook's outputs, the linked docs or the lists of this test")
         for sentence in SENTENCE_END.split(_prose(" ".join(block))):
             if not ABOUT_THIS_RUN.search(sentence) or "would" in sentence:
@@ -344,15 +398,36 @@ def readme_problems(readme: str, notebook_outputs: dict[str, str], performance: 
             for match in LOWEST_BETA.finditer(sentence):
                 said = match.group(1) or match.group(2)
                 if lowest and not any(float(said) == float(b) for b in lowest):
-                    line = next((start + i for i, text in enumerate(block) if said in text and
-                                 ("lowest" in text or "best" in text)), start)
-                    problems.append(f"README line {line}: says β = {said} is lowest in this run, "
+                    line = next((start + i for i, line in enumerate(block) if said in line and
+                                 ("lowest" in line or "best" in line)), start)
+                    problems.append(f"{page} line {line}: says β = {said} is lowest in this run, "
                                     f"notebook 07 printed β = {lowest[0]}")
     for name, entries in (("CONSTANTS", CONSTANTS), ("NOT_COMMITTED", NOT_COMMITTED), ("DERIVED", DERIVED)):
-        problems += [f"{name}[{key!r}] is no longer a number of the README"
-                     for key in entries if key not in used]
-    problems += sweep_table_problems(readme, sweep_results(notebook_outputs.get("07_experiments", "")))
-    return problems + _derivation_problems(readme, printed + _numbers(performance))
+        problems += [f"{name}[{page!r}][{key!r}] is no longer a number of {page}"
+                     for key in entries.get(page, {}) if key not in used]
+    if page == SWEEP_PAGE:
+        problems += sweep_table_problems(text, sweep_results(notebook_outputs.get("07_experiments", "")))
+    return problems + _derivation_problems(page, text, printed + _numbers(performance))
+
+
+def pages() -> dict[str, str]:
+    """The pages this test holds, by path: the README, the docs pages of ``PAGES`` and the summary of
+    docs/performance.md."""
+    texts = {page: (ROOT / page).read_text() for page in PAGES}
+    texts[PERFORMANCE_PAGE] = performance_summary(PERFORMANCE.read_text())
+    return texts
+
+
+def problems(texts: dict[str, str], notebook_outputs: dict[str, str], performance: str,
+             tuning: str) -> list[str]:
+    """:func:`page_problems` of every page, and list entries of pages this test does not read."""
+    found = []
+    for page, text in texts.items():
+        found += page_problems(page, text, notebook_outputs, performance, tuning)
+    for name, entries in (("CONSTANTS", CONSTANTS), ("NOT_COMMITTED", NOT_COMMITTED), ("DERIVED", DERIVED)):
+        found += [f"{name}[{page!r}]: {page} is not a page this test reads"
+                  for page in entries if page not in texts]
+    return found
 
 
 def _sources() -> tuple[dict[str, str], str, str]:
@@ -360,52 +435,79 @@ def _sources() -> tuple[dict[str, str], str, str]:
     return outputs, PERFORMANCE.read_text(), TUNING.read_text()
 
 
-def test_readme_numbers_come_from_committed_sources():
-    assert readme_problems(README.read_text(), *_sources()) == []
+def test_numbers_of_the_readme_and_docs_come_from_committed_sources():
+    assert problems(pages(), *_sources()) == []
 
 
-def test_the_check_catches_a_drifted_readme_number():
-    """The real README with one number changed at a time: each change must be reported."""
-    readme = README.read_text()
+def test_every_page_the_readme_moved_to_is_read():
+    """The pages of docs/ that the README links, and CONTRIBUTING.md and CHANGELOG.md, are all held here,
+    except the committed records (performance.md: its summary only; tuning.md) and the instructor's guide."""
+    readme = (ROOT / "README.md").read_text()
+    linked = set(re.findall(r"\]\(((?:docs/)?[\w./-]+\.md)(?:#[\w-]*)?\)", readme))
+    assert linked - set(PAGES) == {"docs/performance.md", "docs/tuning.md", "docs/teaching.md"}
+    assert all((ROOT / page).is_file() for page in PAGES)
+
+
+def test_the_check_catches_a_drifted_number():
+    """The real pages with one number changed at a time: each change must be reported."""
+    texts = pages()
     sources = _sources()
-    assert readme_problems(readme, *sources) == []
+    assert problems(texts, *sources) == []
 
-    def drifted(old: str, new: str) -> list[str]:
-        assert readme.count(old) == 1, old
-        return readme_problems(readme.replace(old, new), *sources)
+    def drifted(page: str, old: str, new: str) -> list[str]:
+        assert texts[page].count(old) == 1, old
+        return problems({**texts, page: texts[page].replace(old, new)}, *sources)
 
+    def line_of(page: str, text: str) -> int:
+        return 1 + texts[page][:texts[page].index(text)].count("\n")
+
+    results = "docs/results.md"
     # A results-table cell: 142.75 -> 142.80, which no notebook printed and which is not beta = 0.25's mean.
-    line = 1 + readme[:readme.index("| −ELBO | 797.88")].count("\n")
-    assert drifted("| −ELBO | 797.88 ± 457.44 | 142.75 ±", "| −ELBO | 797.88 ± 457.44 | 142.80 ±") == [
-        f"README line {line}: '142.80' is not in a committed notebook's outputs, the linked docs "
+    line = line_of(results, "| −ELBO | 797.88")
+    cell = "| −ELBO | 797.88 ± 457.44 | 142.75 ±"
+    assert drifted(results, cell, cell.replace("142.75", "142.80")) == [
+        f"{results} line {line}: '142.80' is not in a committed notebook's outputs, the linked docs "
         "or the lists of this test",
-        f"README line {line}: '142.80' is not beta0.25_latent2's test_neg_elbo, 142.75"]
+        f"{results} line {line}: '142.80' is not beta0.25_latent2's test_neg_elbo, 142.75"]
     # A standard deviation that takes another setting's value (0.88 for 0.53).
-    assert drifted("| 142.19 ± 0.53 |", "| 142.19 ± 0.88 |") == [
-        f"README line {line}: '0.88' is not beta0.5_latent2's test_neg_elbo_std, 0.53"]
+    assert drifted(results, "| 142.19 ± 0.53 |", "| 142.19 ± 0.88 |") == [
+        f"{results} line {line}: '0.88' is not beta0.5_latent2's test_neg_elbo_std, 0.53"]
     # A cell that takes a neighbour's printed value (142.53 is seed 43's own run): only the
     # cell-by-cell comparison with notebook 07's table can tell.
-    line = 1 + readme[:readme.index("| 2 | 142.74 (136.37")].count("\n")
-    assert drifted("| 2 | 142.74 (136.37", "| 2 | 142.53 (136.37") == [
-        f"README line {line}: '142.53' is not beta1_latent2's test_neg_elbo, 142.74"]
-    # Benchmark ratios quoted from docs/performance.md (notebook 06 prints a 1.18, which must not count).
+    line = line_of(results, "| 2 | 142.74 (136.37")
+    assert drifted(results, "| 2 | 142.74 (136.37", "| 2 | 142.53 (136.37") == [
+        f"{results} line {line}: '142.53' is not beta1_latent2's test_neg_elbo, 142.74"]
+    # Benchmark ratios in the summary of docs/performance.md (notebook 06 prints a 1.18, which must not
+    # count).
     for old, new in (("4.11× faster", "4.21× faster"), ("1.08× the float32", "1.18× the float32")):
-        problems = drifted(old, new)
-        assert len(problems) == 1 and f"{new.split('×')[0]!r} is not in" in problems[0]
+        found = drifted(PERFORMANCE_PAGE, old, new)
+        assert len(found) == 1 and found[0].startswith(f"{PERFORMANCE_PAGE} line ")
+        assert f"{new.split('×')[0]!r} is not in" in found[0]
     # A number of a run that is not committed: the entry no longer matches, and the new number is unbacked.
-    problems = drifted("ELBO 259.13 nats", "ELBO 259.31 nats")
-    assert len(problems) == 2 and "'259.31' is not in" in problems[0]
-    assert problems[1] == "NOT_COMMITTED['259.13'] is no longer a number of the README"
+    found = drifted(results, "ELBO 259.13 nats", "ELBO 259.31 nats")
+    assert len(found) == 2 and "'259.31' is not in" in found[0]
+    assert found[1] == f"NOT_COMMITTED[{results!r}]['259.13'] is no longer a number of {results}"
     # A derived number: "our 4 nats behind them" -> 6, which a rounded printed KL (6.32) would back.
-    assert drifted("our 4 nats behind", "our 6 nats behind") == [
-        "DERIVED['4'] is no longer a number of the README"]
+    assert drifted(results, "our 4 nats behind", "our 6 nats behind") == [
+        f"DERIVED[{results!r}]['4'] is no longer a number of {results}"]
     # The sentence that names the lowest beta of the committed runs.
-    problems = drifted("runs β = 0.5 comes out lowest", "runs β = 1 comes out lowest")
-    assert len(problems) == 1
-    assert problems[0].endswith("says β = 1 is lowest in this run, notebook 07 printed β = 0.5")
+    found = drifted(results, "runs β = 0.5 comes out lowest", "runs β = 1 comes out lowest")
+    assert len(found) == 1
+    assert found[0].endswith("says β = 1 is lowest in this run, notebook 07 printed β = 0.5")
+    # The README's headline result.
+    headline = "Test negative ELBO **143.23 nats**"
+    line = line_of("README.md", headline)
+    assert drifted("README.md", headline, headline.replace("143.23", "143.32")) == [
+        f"README.md line {line}: '143.32' is not in a committed notebook's outputs, the linked docs "
+        "or the lists of this test"]
+    # A listed number backs only its own page: the Fashion-MNIST result of docs/results.md, quoted in
+    # the README.
+    found = drifted("README.md", "80 seconds.", "80 seconds. Fashion-MNIST: 259.13 nats.")
+    assert len(found) == 1 and "'259.13' is not in" in found[0]
 
 
 def test_what_counts_as_a_number():
+
     """The rules of the module docstring on made-up blocks."""
     assert claims(["Test −ELBO 143.23 nats (BCE 136.91 + KL 6.32); the bar is ≤ 153 nats."]) == [
         "143.23", "153", "136.91", "6.32"]

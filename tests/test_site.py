@@ -24,7 +24,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 PAGES = (["index.html"] + [f"notebooks/{p.stem}.html" for p in NOTEBOOKS]
-         + ["docs/performance.html", "docs/tuning.html", "docs/teaching.html"])
+         + [f"{page}.html" for page in bs.DOC_PAGES])
 MATHJAX = "_static/mathjax/tex-chtml-full.js"
 SOLUTION_TOGGLE = re.compile(r'<details class="admonition hide above-input[^"]*">\s*<summary[^>]*>\s*'
                              r'<p class="collapsed admonition-title">Show our solution</p>')
@@ -291,8 +291,7 @@ def test_page_06_shows_the_explorer_image_and_no_widget(site, flavour):
 @pytest.mark.parametrize("flavour", bs.FLAVOURS)
 def test_nothing_is_loaded_from_outside_and_every_local_link_resolves(site, flavour):
     folder, repo = site[flavour], repository_url()
-    cited = "".join(p.read_text() for p in [*NOTEBOOKS, ROOT / "docs" / "performance.md",
-                                             ROOT / "docs" / "tuning.md", ROOT / "docs" / "index.md"])
+    cited = "".join(p.read_text() for p in [*NOTEBOOKS, *sorted((ROOT / "docs").glob("*.md"))])
     launch_hosts = ("https://mybinder.org/", "https://colab.research.google.com/",
                     site["facts"]["jupyterhub_url"])
     for path in folder.rglob("*.html"):

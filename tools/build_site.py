@@ -8,8 +8,9 @@ Examples (from the repository root; ``make site`` calls the first)::
     python tools/build_site.py --out /tmp/vae-site
 
 The site is Sphinx with myst-nb and sphinx-book-theme (configured in docs/conf.py): the
-front page (docs/index.md), notebooks 01-10 in order, then docs/performance.md,
-docs/tuning.md and docs/teaching.md (the instructor's guide), with navigation, full-text
+front page (docs/index.md), notebooks 01-10 in order, then the pages of docs/ (DOC_PAGES:
+running the series, results, the grid on a cluster, performance, tuning, exercises, the
+instructor's guide, the site, the checks), with navigation, full-text
 search, formulas rendered by a MathJax copy shipped inside the site, and launch buttons
 (Binder, Colab, JupyterHub) built from the repository URL in pyproject.toml. The notebooks
 are shown as executed and never run.
@@ -51,9 +52,12 @@ DOCS = ROOT / "docs"
 PATTERN = "[0-9][0-9]_*.ipynb"
 FLAVOURS = ("student", "instructor")
 # Pages besides the notebooks: (source in the repository, path in the site's source tree).
-DOC_FILES = [("docs/index.md", "index.md"), ("docs/performance.md", "docs/performance.md"),
-             ("docs/tuning.md", "docs/tuning.md"), ("docs/teaching.md", "docs/teaching.md"),
-             ("docs/explorer_jupyterlab.png", "docs/explorer_jupyterlab.png")]
+# The pages in the order of docs/index.md's toctrees (the notebooks come between the front page and them).
+DOC_PAGES = ["docs/running", "docs/results", "docs/cluster", "docs/performance", "docs/tuning",
+             "docs/exercises", "docs/teaching", "docs/site", "docs/checks"]
+DOC_FILES = ([("docs/index.md", "index.md")] + [(f"{page}.md", f"{page}.md") for page in DOC_PAGES]
+             + [(f"docs/{name}", f"docs/{name}")
+                for name in ("explorer_jupyterlab.png", "student_site.png", "instructor_site.png")])
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 STATIC_MIMES = ("image/png", "image/jpeg", "image/svg+xml", "text/html")
 SOLUTION_PROMPTS = {"code_prompt_show": "Show our solution", "code_prompt_hide": "Hide our solution"}
@@ -252,8 +256,7 @@ def build(flavours: Sequence[str] = FLAVOURS, source_dir: Path = NOTEBOOKS,
                                           {path.name: path for path, _ in notebooks}))
             _replace(html, out_dir / flavour)
             facts["flavours"][flavour] = {"path": out_dir / flavour, "seconds": time.perf_counter() - start}
-    facts["pages"] = ["index", *(f"notebooks/{p.stem}" for p, _ in notebooks),
-                      "docs/performance", "docs/tuning", "docs/teaching"]
+    facts["pages"] = ["index", *(f"notebooks/{p.stem}" for p, _ in notebooks), *DOC_PAGES]
     return facts
 
 
