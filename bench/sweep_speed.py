@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from vae_machinery import grid  # noqa: E402
+from vae_machinery.parameters import TRAINING_DEFAULTS  # noqa: E402
 from vae_machinery.sweeps import plan_sweep  # noqa: E402
 
 LAYOUTS = {"1x2": (1, 2), "2x1": (2, 1)}
@@ -43,7 +44,7 @@ LAYOUTS = {"1x2": (1, 2), "2x1": (2, 1)}
 def time_grid(layout: tuple[int, int], epochs: int, iwae_k: int, seeds: list[int]) -> float:
     """Seconds to train the small grid on a fresh local cluster of ``layout``."""
     tasks = grid.plan_grid(plan_sweep([0.5, 1.0], [2]), seeds)
-    defaults = grid.notebook_defaults(ROOT / "notebooks" / "03_training.ipynb")
+    defaults = TRAINING_DEFAULTS
     sweep_dir = Path(tempfile.mkdtemp(prefix="sweep-bench-"))
     client = grid.start_client(layout=layout)
     try:

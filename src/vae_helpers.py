@@ -28,7 +28,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import platform
 import statistics
 import time
 from collections.abc import Mapping, Sequence
@@ -57,7 +56,8 @@ from vae_machinery.fast_training import (
 )
 from vae_machinery.files import CONFIG_FILE, HISTORY_FILE, MODEL_FILE, atomic_write, write_json
 from vae_machinery.idx_data import DATASETS, IMAGE_SIDE, read_arrays
-from vae_machinery.parameters import check_parameters, describe, is_int
+from vae_machinery.notebook_setup import set_seed, versions
+from vae_machinery.parameters import TRAINING_DEFAULTS, check_parameters, describe, is_int
 
 # ==========================================================================
 # 1. Data
@@ -533,30 +533,43 @@ def load_artifacts(artifacts_dir: str | os.PathLike, **expected: Any) -> tuple[V
     return model, json.loads((folder / HISTORY_FILE).read_text()), config
 
 
-# ==========================================================================
-# Reproducibility
-# ==========================================================================
-def versions() -> str:
-    """One line naming the versions of Python, TensorFlow, Keras and NumPy."""
-    try:
-        import tensorflow as tf
+def train_and_save(artifacts_dir: str | os.PathLike, settings: Mapping[str, Any], data_dir: str | None = None,
+                   *, data: Dataset | None = None) -> dict[str, Any]:
+    """Notebook 03 in one call: train a VAE with ``settings`` (03's parameters, e.g.
+    ``TRAINING_DEFAULTS``), evaluate it on the test set and save it in ``artifacts_dir``.
+    ``data`` replaces the dataset ``settings`` names (a quick run on fewer images).
+    Returns the saved configuration: the settings and the test results."""
+    s = dict(settings)
+    set_seed(s["SEED"])
+    if data is None:
+        data = load_dataset(s["DATASET"], data_dir, binarize=s["BINARIZE"])
+    model = VAE(latent_dim=s["LATENT_DIM"], hidden_dim=s["HIDDEN_DIM"], beta=s["BETA"], seed=s["SEED"])
+    history = train_vae(model, data, epochs=s["EPOCHS"], batch_size=s["BATCH_SIZE"],
+                        learning_rate=s["LEARNING_RATE"], lr_decay=s["LR_DECAY"],
+                        matmul_precision=s["MATMUL_PRECISION"], seed=s["SEED"], verbose=False)
+    test = evaluate_vae(model, data.x_test)
+    iw = iwae_log_likelihood(model, data.x_test, k=s["IWAE_K"], seed=s["SEED"])
+    config = {**s, "test_neg_elbo": test["neg_elbo"], "test_bce": test["bce"], "test_kl": test["kl"],
+              "test_log_px": iw["log_px"], "val_loss": history["val_loss"][-1],
+              "matmul_precision": matmul_precision(model),
+              "train_time_s": float(sum(history["epoch_time_s"]))}
+    save_artifacts(artifacts_dir, model, history, config)  # config.json last: the run is finished
+    return config
 
-        tf_version = tf.__version__
-    except ImportError:  # a JAX- or PyTorch-only install
-        tf_version = "not installed"
-    return (f"Versions: Python {platform.python_version()}, TensorFlow {tf_version}, "
-            f"Keras {keras.__version__} (backend: {keras.backend.backend()}), NumPy {np.__version__}")
 
-
-def set_seed(seed: int) -> None:
-    """Seed Python, NumPy and the Keras backend: the same seed on the same
-    machine gives the same weights, numbers and figures (the shuffle order
-    depends only on seed and epoch, and XLA-compiled steps are deterministic
-    on a CPU; the test suite checks this)."""
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ParameterError(f"SEED must be an integer, got {seed!r} ({type(seed).__name__}). "
-                             "With papermill pass it with -p (not -r), e.g. -p SEED 42.")
-    keras.utils.set_random_seed(seed)
+def load_or_train(artifacts_dir: str | os.PathLike, data_dir: str | None = None,
+                  **expected: Any) -> tuple[VAE, dict[str, list[float]], dict[str, Any]]:
+    """:func:`load_artifacts`; but when ``artifacts_dir`` holds no model yet (this notebook runs
+    alone, e.g. on Colab), first train one as notebook 03 does, with its defaults and the
+    ``expected`` settings, and save it there for the next notebook."""
+    folder = Path(artifacts_dir)
+    if not (folder / CONFIG_FILE).is_file() or not (folder / MODEL_FILE).is_file():
+        settings = {**TRAINING_DEFAULTS, **expected}
+        print(f"No trained model in {str(folder)!r} yet: training one as 03_training.ipynb does, with its "
+              f"defaults ({settings['EPOCHS']} epochs, latent size {settings['LATENT_DIM']}; about 1 to 2 "
+              "minutes on a 2-core CPU) ...")
+        train_and_save(folder, settings, data_dir)
+    return load_artifacts(folder, **expected)
 
 
 # ==========================================================================
@@ -573,6 +586,7 @@ from vae_machinery.errors import DataError, VAEError  # noqa: E402
 from vae_machinery.exercises import check  # noqa: E402
 from vae_machinery.explorer import EXPLORER_MAX_SLIDERS, EXPLORER_TEXT, LatentExplorer, latent_explorer  # noqa: E402
 from vae_machinery.idx_data import parse_idx  # noqa: E402
+from vae_machinery.notebook_setup import claim, figures_for_model, start_notebook  # noqa: E402
 from vae_machinery.parameters import (  # noqa: E402
     BINARIZE_MODES,
     MATMUL_PRECISIONS,
@@ -581,6 +595,7 @@ from vae_machinery.parameters import (  # noqa: E402
     is_default_run,
 )
 from vae_machinery.plots import (  # noqa: E402
+    ONE_D,
     plot_digit_grid,
     plot_image_panels,
     plot_image_table,
@@ -609,18 +624,20 @@ __all__ = [
     "binarize_images", "build_decoder", "build_encoder", "compile_vae", "decode_manifold", "describe_model",
     "evaluate_vae", "interpolate", "iwae_log_likelihood", "kl_divergence", "kl_per_dimension", "latent_means",
     "load_artifacts", "load_dataset", "log_importance_weights", "log_mean_exp", "reconstruct",
-    "reconstruction_bce", "reparameterize", "save_artifacts", "set_seed", "train_vae", "vae_loss", "versions",
+    "load_or_train", "reconstruction_bce", "reparameterize", "save_artifacts", "train_and_save", "train_vae",
+    "vae_loss",
     # the machinery, from vae_machinery
     "ArtifactsError", "BINARIZE_MODES", "CHECKPOINT_FILE", "CONFIG_FILE", "ConstantThenLinearDecay",
     "DATASETS", "DataError", "Dense", "EXPLORER_MAX_SLIDERS", "EXPLORER_TEXT", "EpochLogger",
     "HISTORY_FILE", "LatentExplorer", "MATMUL_PRECISIONS", "MODEL_FILE", "ParameterError",
-    "SERIES_DEFAULTS", "STEPS_PER_EXECUTION", "SWEEP_COLUMNS", "VAEError", "bfloat16_matmul",
+    "SERIES_DEFAULTS", "STEPS_PER_EXECUTION", "SWEEP_COLUMNS", "TRAINING_DEFAULTS", "claim",
+    "figures_for_model", "set_seed", "start_notebook", "versions", "VAEError", "bfloat16_matmul",
     "bfloat16_matmul_supported", "check", "check_parameters",
     "epoch_batches", "epoch_order", "figures_dir", "format_table", "functions_from_notebook",
     "is_default_run", "latent_explorer", "matmul_precision", "parse_idx", "plan_sweep",
     "plot_digit_grid", "plot_image_panels", "plot_image_table", "plot_interpolations",
     "plot_kl_per_dimension", "plot_latent_panels", "plot_latent_space", "plot_latent_sweep",
     "plot_loss_curves", "plot_manifold", "plot_rate_distortion", "plot_reconstructions", "plot_samples",
-    "plot_sweep_gallery", "project_2d", "resolve_matmul_precision", "save_figure", "set_matmul_precision",
-    "tile_images", "write_csv",
+    "ONE_D", "plot_sweep_gallery", "project_2d", "resolve_matmul_precision", "save_figure",
+    "set_matmul_precision", "tile_images", "write_csv",
 ]

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+import vae_helpers as vh
 from vae_machinery import grid
 from vae_machinery.files import CONFIG_FILE, MODEL_FILE
 from vae_machinery.sweeps import plan_sweep
@@ -31,7 +32,7 @@ from vae_machinery.sweeps import plan_sweep
 pytest.importorskip("distributed")
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULTS = grid.notebook_defaults(ROOT / "notebooks" / "03_training.ipynb")
+DEFAULTS = vh.TRAINING_DEFAULTS
 COMMON = {"EPOCHS": 1, "IWAE_K": 5, "DATASET": "mnist"}
 TRAIN_IMAGES = 2000
 METRICS = ("test_neg_elbo", "test_bce", "test_kl", "test_log_px")

@@ -3,14 +3,18 @@
 * ``pip install .`` / ``pip install -e .`` make ``vae_helpers`` and ``vae_machinery``
   importable (pyproject.toml: setuptools, src layout), and the wheel holds every
   file of the package;
-* the notebooks' setup cell finds the helpers in a checkout (started in
-  ``notebooks/`` or in the repository root), else imports the installed package,
-  else (Colab, a JupyterHub) installs the release named in it, and the data then
-  come through the Keras download;
+* the notebooks' setup cell imports the installed helpers (``make venv`` installs
+  them editable), else (Colab, a JupyterHub) installs them with pip from
+  ``git+<[project.urls] Repository>`` or from ``$VAE_HELPERS_SOURCE``, and says
+  clearly when pip cannot; the data then come through the Keras download;
+  ``vh.start_notebook`` moves a notebook started in a checkout's root to
+  ``notebooks/``, where the parameters' relative paths start;
 * end to end: a wheel installed into a fresh virtual environment runs notebook 02
   copied alone into an empty folder; a kernel with neither checkout nor package
-  installs the release from its setup cell and runs it; papermill runs a
-  notebook from the repository root without ``--cwd``.
+  installs the helpers from its setup cell (``VAE_HELPERS_SOURCE``: a local
+  archive) and runs notebook 02, and notebook 04, which trains the model notebook
+  03 would have saved (slow); papermill runs a notebook from the repository root
+  without ``--cwd``.
 
 The fresh environments reuse this environment's TensorFlow and the other
 dependencies through a ``.pth`` file instead of downloading them again (about
@@ -26,6 +30,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import site
 import subprocess
@@ -44,26 +49,38 @@ import editions  # noqa: E402
 
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-RELEASE = (f"{PYPROJECT['project']['urls']['Repository']}/archive/refs/tags/"
-           f"v{PYPROJECT['project']['version']}.zip")
+HELPERS = f"git+{PYPROJECT['project']['urls']['Repository']}"
 
 
 def setup_bootstrap(path: Path) -> str:
-    """The part of a notebook's setup cell that finds (or installs) the helpers:
-    from the top of the cell to the first blank line after its ``elif`` branch."""
+    """The part of a notebook's setup cell that installs the helpers where they are missing: from
+    the ``helpers = ...`` line to the blank line after its ``if`` block."""
     cell = next(c for c in nbformat.read(path, as_version=4).cells
                 if c.cell_type == "code" and c.source.startswith("# Setup:"))
-    end = cell.source.index("\n\n", cell.source.index("\nelif "))
-    return cell.source[:end + 1]
+    start = cell.source.index("\nhelpers = ") + 1
+    return cell.source[start:cell.source.index("\n\n", start) + 1]
 
 
-def test_every_notebook_finds_the_helpers_the_same_way_and_installs_this_release():
+def test_every_notebook_installs_the_helpers_the_same_way_from_the_projects_repository():
     bootstraps = {path.name: setup_bootstrap(path) for path in NOTEBOOKS}
     assert len(set(bootstraps.values())) == 1, "the setup cells' bootstraps differ"
     bootstrap = bootstraps[NOTEBOOKS[0].name]
-    assert f'release = "{RELEASE}"\n' in bootstrap, (
-        f"the setup cells must install the release of pyproject.toml's Repository and version: {RELEASE}")
-    assert "../src" not in bootstrap and "--cwd" not in bootstrap
+    assert bootstrap.startswith(f'helpers = "{HELPERS}"'), (
+        f"the setup cells must install from pyproject.toml's Repository: {HELPERS}")
+    assert "sys.path" not in bootstrap and "chdir" not in bootstrap and "--cwd" not in bootstrap
+
+
+def test_the_setup_cell_is_short_and_the_same_in_every_notebook():
+    """The setup cell: the bootstrap, the imports and one call of vh.start_notebook; nothing of
+    the parameters, figure folders or seeds (start_notebook does them)."""
+    for path in NOTEBOOKS:
+        cell = next(c for c in nbformat.read(path, as_version=4).cells
+                    if c.cell_type == "code" and c.source.startswith("# Setup:"))
+        code = [line for line in cell.source.splitlines() if line.strip() and not line.startswith("#")]
+        assert len(code) <= 26, (path.name, len(code))
+        assert "vh.start_notebook(globals())" in cell.source, path.name
+        for gone in ("check_parameters", "figures_dir", "set_seed", "is_default_run", "isupper()"):
+            assert gone not in cell.source, (path.name, gone)
 
 
 def test_dependencies_hold_the_pinned_versions():
@@ -95,7 +112,7 @@ def test_dependencies_hold_the_pinned_versions():
 @pytest.fixture
 def run_setup(monkeypatch):
     """Run notebook 02's bootstrap in a folder; pip is replaced by a recorder,
-    and sys.path and the working folder are restored afterwards."""
+    and the working folder is restored afterwards."""
     calls = []
     real_run = subprocess.run
 
@@ -113,43 +130,50 @@ def run_setup(monkeypatch):
 
     def run(cwd: Path, installed: bool = True) -> list[list[str]]:
         monkeypatch.chdir(cwd)
-        if not installed:
+        if not installed:  # vae_helpers is found only after pip has run (unless pip fails)
             real_find_spec = importlib.util.find_spec
-            monkeypatch.setattr(importlib.util, "find_spec",
-                                lambda name, *a: None if name == "vae_helpers" else real_find_spec(name, *a))
-        exec(compile(bootstrap, "setup cell", "exec"), {})
+            monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: (
+                None if name == "vae_helpers" and (not calls or pip_fails.returncode)
+                else real_find_spec(name, *a)))
+        imported = {"importlib": importlib, "os": os, "subprocess": subprocess, "sys": sys}  # its imports
+        exec(compile(bootstrap, "setup cell", "exec"), imported)
         return calls
 
     run.pip_fails = pip_fails
     return run
 
 
-@pytest.mark.parametrize("start", ["notebooks", "."], ids=["in notebooks/", "in the repository root"])
-def test_setup_in_a_checkout_uses_its_src_and_works_in_notebooks(run_setup, start):
-    calls = run_setup(ROOT / start, installed=False)
-    assert sys.path[0] == str(ROOT / "src")
-    assert Path.cwd() == ROOT / "notebooks", "ARTIFACTS_DIR='../artifacts' and the others start in notebooks/"
-    assert calls == [], "a checkout needs no install"
-
-
-def test_setup_without_a_checkout_imports_the_installed_package(run_setup, tmp_path):
-    assert not any((d / "src" / "vae_helpers.py").exists() for d in (tmp_path, *tmp_path.parents))
-    path_before = list(sys.path)
+def test_setup_with_the_helpers_installed_installs_nothing(run_setup, tmp_path):
     calls = run_setup(tmp_path, installed=True)
-    assert calls == [] and sys.path == path_before and Path.cwd() == tmp_path
+    assert calls == [] and Path.cwd() == tmp_path
+
+
+@pytest.mark.parametrize("start", ["notebooks", "."], ids=["in notebooks/", "in the repository root"])
+def test_start_notebook_works_in_notebooks_of_a_checkout(start, monkeypatch, capsys):
+    """papermill without --cwd, started in the root: the parameters' relative paths
+    ('../artifacts') start in notebooks/, so start_notebook moves there."""
+    import vae_helpers as vh
+
+    monkeypatch.chdir(ROOT / start)
+    imgs_dir, default_run = vh.start_notebook({"DATASET": "mnist", "DATA_DIR": None, "LATENT_DIM": 2,
+                                               "ARTIFACTS_DIR": "../artifacts", "IMGS_DIR": None})
+    assert Path.cwd() == ROOT / "notebooks"
+    assert (imgs_dir, default_run) == (Path("../imgs"), True)
+    assert capsys.readouterr().out.startswith("Versions: Python ")
 
 
 @pytest.mark.parametrize("service", ["colab", "jupyterhub"])
-def test_setup_on_a_hosted_service_installs_the_release_and_loads_mnist_with_keras(run_setup, tmp_path,
+def test_setup_on_a_hosted_service_installs_the_helpers_and_loads_mnist_with_keras(run_setup, tmp_path,
                                                                                   monkeypatch, service):
     """No checkout and no installed package (Colab, a JupyterHub with only the
-    notebook): pip installs the pinned release into the kernel's own Python;
-    then, with DATA_DIR = None and no VAE_DATA_DIR, the data come through the
-    Keras download. No network: pip and the download are replaced."""
+    notebook): pip installs the helpers from the project's repository into the
+    kernel's own Python; then, with DATA_DIR = None and no VAE_DATA_DIR, the data
+    come through the Keras download. No network: pip and the download are replaced."""
     if service == "colab":
         monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.delenv("VAE_HELPERS_SOURCE", raising=False)
     calls = run_setup(tmp_path, installed=False)
-    assert calls == [[sys.executable, "-m", "pip", "install", "--quiet", RELEASE]]
+    assert calls == [[sys.executable, "-m", "pip", "install", "--quiet", HELPERS]]
     assert Path.cwd() == tmp_path
 
     import keras
@@ -170,10 +194,19 @@ def test_setup_on_a_hosted_service_installs_the_release_and_loads_mnist_with_ker
     assert downloads == ["mnist"]
 
 
-def test_setup_says_why_when_pip_cannot_install_the_helpers(run_setup, tmp_path):
+def test_setup_installs_from_vae_helpers_source_when_it_is_set(run_setup, tmp_path, monkeypatch):
+    monkeypatch.setenv("VAE_HELPERS_SOURCE", "/courses/vae/vae-mnist-notebooks")
+    calls = run_setup(tmp_path, installed=False)
+    assert calls == [[sys.executable, "-m", "pip", "install", "--quiet", "/courses/vae/vae-mnist-notebooks"]]
+
+
+def test_setup_says_why_when_pip_cannot_install_the_helpers(run_setup, tmp_path, monkeypatch):
+    monkeypatch.delenv("VAE_HELPERS_SOURCE", raising=False)
     run_setup.pip_fails.returncode = 1
     run_setup.pip_fails.stderr = "ERROR: Could not install: no internet"
-    with pytest.raises(ModuleNotFoundError, match="pip could not install it:\nERROR: Could not install: no"):
+    expected = (f"pip could not install the helpers from {re.escape(HELPERS)} "
+                r"\(set VAE_HELPERS_SOURCE .*\n.*no internet")
+    with pytest.raises(ModuleNotFoundError, match=expected):
         run_setup(tmp_path, installed=False)
 
 
@@ -260,10 +293,11 @@ def _probe(out: Path) -> list[str]:
     return text.strip().split("|")[1:]
 
 
-def _run_alone(python: Path, tmp_path: Path, mnist_dir: Path, edit=lambda nb: None, **env: str):
-    """Notebook 02 of the student edition (what a student runs: no hidden tests, which need the
-    instructor's vae_answers) copied alone into an empty folder (``edit`` may change it first), a
-    probe cell appended, run with papermill on a kernel of ``python``: (the folder, the notebook as run)."""
+def _run_alone(python: Path, tmp_path: Path, mnist_dir: Path, edit=lambda nb: None, *,
+               notebook: str = "02_model.ipynb", timeout: int = 300, **env: str):
+    """A notebook (02 unless said) of the student edition (what a student runs: no hidden tests, which
+    need the instructor's vae_answers) copied alone into an empty folder (``edit`` may change it first),
+    a probe cell appended, run with papermill on a kernel of ``python``: (the folder, the notebook as run)."""
     kernels = tmp_path / "jupyter" / "kernels" / "alone"
     kernels.mkdir(parents=True)
     (kernels / "kernel.json").write_text(json.dumps({
@@ -271,15 +305,15 @@ def _run_alone(python: Path, tmp_path: Path, mnist_dir: Path, edit=lambda nb: No
         "display_name": "a notebook alone", "language": "python"}))
     alone = tmp_path / "alone"
     alone.mkdir()
-    nb = editions.student_notebook(nbformat.read(ROOT / "notebooks" / "02_model.ipynb", as_version=4))
+    nb = editions.student_notebook(nbformat.read(ROOT / "notebooks" / notebook, as_version=4))
     edit(nb)
     nb.cells.append(nbformat.v4.new_code_cell(PROBE))
-    nbformat.write(nb, alone / "02_model.ipynb")
+    nbformat.write(nb, alone / notebook)
     environ = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     environ.update(JUPYTER_PATH=str(tmp_path / "jupyter"), VAE_DATA_DIR=str(mnist_dir), **env)
-    result = subprocess.run([sys.executable, "-m", "papermill", "02_model.ipynb", "out.ipynb",
+    result = subprocess.run([sys.executable, "-m", "papermill", notebook, "out.ipynb",
                              "-k", "alone", "--no-progress-bar"],
-                            cwd=alone, env=environ, capture_output=True, text=True, timeout=300)
+                            cwd=alone, env=environ, capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, result.stderr[-3000:]
     return alone, nb
 
@@ -303,26 +337,44 @@ def test_an_installed_wheel_runs_a_notebook_copied_alone_into_an_empty_folder(wh
     assert sorted(p.name for p in alone.iterdir()) == ["02_model.ipynb", "out.ipynb"]
 
 
-def test_a_hosted_kernel_installs_the_release_itself_and_runs_the_notebook(source, tmp_path, mnist_dir):
-    """Colab or a JupyterHub, for real: notebook 02 alone, in a kernel whose Python has neither a
-    checkout nor the helpers; its setup cell pip-installs the release, a GitHub-style archive
-    (here a local copy, built offline: PIP_NO_INDEX, and no build isolation), and the same kernel
-    imports it. The data come from VAE_DATA_DIR: the Keras download is tested above, offline."""
+@pytest.fixture(scope="module")
+def hosted(source, tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """A fresh environment with neither a checkout nor the helpers (Colab, a JupyterHub), and the
+    environment variables that make its setup cell pip-install a GitHub-style archive of the
+    project (a local copy, built offline: PIP_NO_INDEX, and no build isolation)."""
     _checked_build_tools()
-    archive = shutil.make_archive(str(tmp_path / "v0"), "zip", root_dir=source.parent, base_dir=source.name)
-    python = _fresh_env(tmp_path / "env")
+    folder = tmp_path_factory.mktemp("hosted")
+    archive = shutil.make_archive(str(folder / "main"), "zip", root_dir=source.parent, base_dir=source.name)
+    return _fresh_env(folder / "env"), dict(VAE_HELPERS_SOURCE=Path(archive).as_uri(), PIP_NO_INDEX="1",
+                                            PIP_NO_BUILD_ISOLATION="0", PIP_DISABLE_PIP_VERSION_CHECK="1")
 
-    def install_from_the_archive(nb):
-        setup = next(c for c in nb.cells if c.cell_type == "code" and c.source.startswith("# Setup:"))
-        setup.source = setup.source.replace(RELEASE, Path(archive).as_uri())
 
-    alone, nb = _run_alone(python, tmp_path, mnist_dir, install_from_the_archive, PIP_NO_INDEX="1",
-                           PIP_NO_BUILD_ISOLATION="0", PIP_DISABLE_PIP_VERSION_CHECK="1")
+def test_a_hosted_kernel_installs_the_helpers_itself_and_runs_the_notebook(hosted, tmp_path, mnist_dir):
+    """Colab or a JupyterHub, for real: notebook 02 alone, in a kernel whose Python has neither a
+    checkout nor the helpers; its setup cell pip-installs them from VAE_HELPERS_SOURCE, and the same
+    kernel imports them. The data come from VAE_DATA_DIR: the Keras download is tested above, offline."""
+    python, env = hosted
+    alone, nb = _run_alone(python, tmp_path, mnist_dir, **env)
     setup = next(c for c in nb.cells if c.cell_type == "code" and c.source.startswith("# Setup:"))
     prefix, helpers, _, _ = _probe(alone / "out.ipynb")
-    assert Path(prefix) == tmp_path / "env" and Path(helpers).parent.name == "site-packages"
+    assert Path(prefix).parent == python.parent.parent.parent and Path(helpers).parent.name == "site-packages"
     setup_output = nbformat.read(alone / "out.ipynb", as_version=4).cells[nb.cells.index(setup)].outputs
-    assert setup_output[0]["text"].startswith(f"Installing the helpers from {Path(archive).as_uri()}")
+    assert setup_output[0]["text"].startswith(f"Installing the helpers from {env['VAE_HELPERS_SOURCE']}")
+
+
+@pytest.mark.slow
+def test_a_hosted_kernel_runs_notebook_04_alone_training_the_model_of_03(hosted, tmp_path, mnist_dir):
+    """Colab opens one notebook at a time: notebook 04 alone, with no model from 03, trains one with
+    03's defaults (saying so in one line) and runs to the end."""
+    python, env = hosted
+    alone, _ = _run_alone(python, tmp_path, mnist_dir, notebook="04_reconstructions.ipynb", timeout=900,
+                          **env)
+    printed = "".join(o.get("text", "") for c in nbformat.read(alone / "out.ipynb", as_version=4).cells
+                      if c.cell_type == "code" for o in c.outputs)
+    assert "No trained model in '../artifacts' yet: training one as 03_training.ipynb does" in printed
+    assert (tmp_path / "artifacts" / "config.json").is_file()
+    # 03's defaults make this the default run: the text's claims are checked as in the committed run.
+    assert "Checked: the VAE reconstructs far better than the mean image" in printed
 
 
 def test_an_editable_install_imports_the_source_folder(source, tmp_path):

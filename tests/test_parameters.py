@@ -1,5 +1,7 @@
 """Parameter checks: the error names the parameter, the value and the rule."""
 
+from pathlib import Path
+
 import pytest
 
 import vae_helpers as vh
@@ -50,3 +52,59 @@ def test_unknown_name_is_a_programming_error():
 def test_set_seed_rejects_strings():
     with pytest.raises(vh.ParameterError, match="SEED must be an integer"):
         vh.set_seed("1")
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({"BETAS": []}, "BETAS needs at least one value"),
+    ({"SEEDS": []}, "SEEDS needs at least one value"),
+    ({"CONV_LATENT_DIMS": []}, "CONV_LATENT_DIMS needs at least one value"),
+    ({"SEEDS": [1, 1]}, "the seeds must be distinct"),
+    ({"WARMUP_EPOCHS": 30, "EPOCHS": 20}, "WARMUP_EPOCHS = 30 is more than EPOCHS = 20"),
+])
+def test_parameters_that_go_together_are_checked_together(params, message):
+    with pytest.raises(vh.ParameterError, match=message):
+        vh.check_parameters(**params)
+    vh.check_parameters(WARMUP_EPOCHS=20, EPOCHS=20, SEEDS=[1, 2], BETAS=[0.0])  # the limits pass
+
+
+def test_a_claim_is_an_assert_in_the_default_run_and_a_report_in_any_other(capsys):
+    assert vh.claim(True, "the VAE beats the mean image", "BCE 137 vs 206", default_run=True)
+    assert capsys.readouterr().out == "Checked: the VAE beats the mean image (BCE 137 vs 206).\n"
+    with pytest.raises(AssertionError, match="The text says: the VAE beats the mean image. In this "
+                                             "default run it does not hold: BCE 210 vs 206"):
+        vh.claim(False, "the VAE beats the mean image", "BCE 210 vs 206", default_run=True)
+    assert not vh.claim(False, "the VAE beats the mean image", "BCE 210 vs 206", default_run=False)
+    assert vh.claim(True, "the VAE beats the mean image", "BCE 180 vs 206", default_run=False)
+    assert capsys.readouterr().out.splitlines() == [
+        "Claim of the text (about the default run): the VAE beats the mean image: does NOT hold in this run "
+        "(BCE 210 vs 206).",
+        "Claim of the text (about the default run): the VAE beats the mean image: holds in this run "
+        "(BCE 180 vs 206)."]
+
+
+def test_start_notebook_checks_seeds_and_chooses_the_figure_folder(tmp_path, monkeypatch, capsys):
+    import numpy as np
+
+    monkeypatch.chdir(tmp_path)
+    defaults = {"SEED": 42, "DATASET": "mnist", "LATENT_DIM": 2, "ARTIFACTS_DIR": "../artifacts",
+                "IMGS_DIR": None, "QUALITY_BAR": 153.0, "vh": vh}  # other names are not parameters
+    assert vh.start_notebook(defaults) == (Path("../imgs"), True)
+    first = np.random.random()
+    assert vh.start_notebook({**defaults, "LATENT_DIM": 5}) == (Path("../artifacts/imgs"), False)
+    assert np.random.random() == first, "seeded with SEED"
+    assert vh.start_notebook({**defaults, "IMGS_DIR": "/figures"}) == (Path("/figures"), True)
+    assert vh.start_notebook({"SEED": 1, "DATASET": "mnist"}) == (None, False)
+    with pytest.raises(vh.ParameterError, match="LATENT_DIM = 0"):
+        vh.start_notebook({**defaults, "LATENT_DIM": 0})
+    assert "Figures go to ../artifacts/imgs" in capsys.readouterr().out
+
+
+def test_a_model_of_another_run_sends_the_figures_beside_it(capsys):
+    default = dict(vh.TRAINING_DEFAULTS)
+    assert vh.figures_for_model(default, Path("../imgs"), "../artifacts", True) == (Path("../imgs"), True)
+    assert vh.figures_for_model({**default, "EPOCHS": 5}, Path("../imgs"), "../artifacts", True) == (
+        Path("../artifacts/imgs"), False)
+    assert "is not the committed run's: figures go to ../artifacts/imgs" in capsys.readouterr().out
+    assert vh.figures_for_model({**default, "EPOCHS": 5}, Path("/mine"), "../artifacts", True) == (
+        Path("/mine"), False)
+    assert vh.figures_for_model({**default, "EPOCHS": 5}, Path("/x"), "a", False) == (Path("/x"), False)

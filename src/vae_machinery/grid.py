@@ -9,11 +9,10 @@ finished yet and gathers the results as they arrive, one printed line each;
 :func:`summarize` turns the runs into one row per setting with the mean and
 standard deviation over the seeds.
 
-Each task calls :func:`train_run`, the steps notebook 03 teaches
-(``vh.set_seed``, ``vh.VAE``, ``vh.train_vae``, ``vh.evaluate_vae``,
-``vh.iwae_log_likelihood``, ``vh.save_artifacts``) with notebook 03's
-defaults for every setting the grid does not vary (read from its parameters
-cell, so the two cannot drift apart). A run folder ``SWEEP_DIR/<setting>/seed<SEED>``
+Each task calls :func:`train_run`, which trains and saves one run with
+``vh.train_and_save`` (notebook 03 in one call) and notebook 03's defaults
+(``vh.TRAINING_DEFAULTS``, the parameters cells' values) for every setting the
+grid does not vary. A run folder ``SWEEP_DIR/<setting>/seed<SEED>``
 counts as finished only when its ``config.json`` is there: the task deletes
 it before training and ``save_artifacts`` writes it last, each file
 atomically, so a worker that dies mid-run leaves a folder that is trained
@@ -33,10 +32,8 @@ package installed).
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import dataclasses
-import json
 import os
 import tempfile
 import time
@@ -63,14 +60,6 @@ SUMMARY_COLUMNS = ("setting", "seeds", "DATASET", "BINARIZE", "BETA", "LATENT_DI
                    *(c for m in METRICS for c in (m, f"{m}_std")))
 # Parameters of notebook 03 that say where things go or how to continue, not what is trained.
 _NOT_SETTINGS = ("DATA_DIR", "ARTIFACTS_DIR", "IMGS_DIR", "RESUME")
-
-
-def notebook_defaults(notebook: str | os.PathLike) -> dict[str, Any]:
-    """The values of the ``parameters`` cell of ``notebook`` (plain literals only)."""
-    cells = json.loads(Path(notebook).read_text())["cells"]
-    source = next("".join(c["source"]) for c in cells if "parameters" in c["metadata"].get("tags", []))
-    return {node.targets[0].id: ast.literal_eval(node.value) for node in ast.parse(source).body
-            if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)}
 
 
 def plan_grid(runs: Sequence[Mapping[str, Any]], seeds: Sequence[int]) -> list[dict[str, Any]]:
@@ -119,25 +108,14 @@ def train_run(folder: str, settings: Mapping[str, Any], data_dir: str | None = N
 
     import vae_helpers as vh
 
-    s = settings
     folder_path.mkdir(parents=True, exist_ok=True)
     (folder_path / CONFIG_FILE).unlink(missing_ok=True)  # unfinished from here until save_artifacts ends
-    vh.set_seed(s["SEED"])
-    data = vh.load_dataset(s["DATASET"], data_dir, binarize=s["BINARIZE"])
+    data = None
     if train_images:
-        data = _first_training_images(data, train_images)
-    with _private_python_random(s["SEED"]):
-        model = vh.VAE(latent_dim=s["LATENT_DIM"], hidden_dim=s["HIDDEN_DIM"], beta=s["BETA"], seed=s["SEED"])
-    history = vh.train_vae(model, data, epochs=s["EPOCHS"], batch_size=s["BATCH_SIZE"],
-                           learning_rate=s["LEARNING_RATE"], lr_decay=s["LR_DECAY"],
-                           matmul_precision=s["MATMUL_PRECISION"], seed=s["SEED"], verbose=False)
-    test = vh.evaluate_vae(model, data.x_test)
-    iw = vh.iwae_log_likelihood(model, data.x_test, k=s["IWAE_K"], seed=s["SEED"])
-    config = {**settings, "test_neg_elbo": test["neg_elbo"], "test_bce": test["bce"], "test_kl": test["kl"],
-              "test_log_px": iw["log_px"], "val_loss": history["val_loss"][-1],
-              "matmul_precision": vh.matmul_precision(model),
-              "train_time_s": float(sum(history["epoch_time_s"]))}
-    vh.save_artifacts(folder_path, model, history, config)  # config.json last: the run is finished
+        data = _first_training_images(vh.load_dataset(settings["DATASET"], data_dir,
+                                                      binarize=settings["BINARIZE"]), train_images)
+    with _private_python_random(settings["SEED"]):
+        config = vh.train_and_save(folder_path, settings, data_dir, data=data)
     return _row(config, run, reused=False, worker=_worker_name(), wall_s=time.perf_counter() - start)
 
 

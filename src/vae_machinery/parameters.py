@@ -36,6 +36,15 @@ def describe(value: Any) -> str:
     return f"{value!r} ({type(value).__name__})"
 
 
+# Every parameter of the series' notebooks (their parameters cells): what check_parameters knows.
+KNOWN_PARAMETERS = frozenset({
+    "SEED", "SEEDS", "DATASET", "DATA_DIR", "LATENT_DIM", "LATENT_DIMS", "BINARIZED_LATENT_DIMS",
+    "CONV_LATENT_DIMS", "COLLAPSE_LATENT_DIM", "HIDDEN_DIM", "EPOCHS", "BATCH_SIZE", "N_SAMPLES",
+    "LEARNING_RATE", "CONV_LEARNING_RATE", "LR_DECAY", "MATMUL_PRECISION", "BETA", "BETAS", "HIGH_BETA",
+    "BINARIZE", "IWAE_K", "TRAIN_IMAGES", "WARMUP_EPOCHS", "FREE_BITS", "ARTIFACTS_DIR", "SWEEP_DIR",
+    "IMGS_DIR", "RESUME", "RERUN", "SCHEDULER_ADDRESS",
+})
+
 # Parameters that hold lists, and the parameter each item must be valid as.
 _LIST_PARAMETERS = {"BETAS": "BETA", "LATENT_DIMS": "LATENT_DIM", "BINARIZED_LATENT_DIMS": "LATENT_DIM",
                     "CONV_LATENT_DIMS": "LATENT_DIM", "SEEDS": "SEED"}
@@ -132,6 +141,21 @@ def check_parameters(**params: Any) -> None:
                 f"Parameter {name} = {describe(value)} is not allowed: "
                 f"{name} must be {problem}."
             )
+    _check_together(params)
+
+
+def _check_together(params: dict[str, Any]) -> None:
+    """The rules that tie two parameters, or a list's items, together."""
+    for name in ("BETAS", "LATENT_DIMS", "CONV_LATENT_DIMS", "SEEDS"):
+        if name in params and not params[name]:
+            raise ParameterError(f"Parameter {name} = [] is not allowed: {name} needs at least one value.")
+    seeds = params.get("SEEDS") or []
+    if len(set(seeds)) < len(seeds):
+        raise ParameterError(f"Parameter SEEDS = {seeds!r} is not allowed: the seeds must be distinct.")
+    if "WARMUP_EPOCHS" in params and "EPOCHS" in params and params["WARMUP_EPOCHS"] > params["EPOCHS"]:
+        raise ParameterError(f"WARMUP_EPOCHS = {params['WARMUP_EPOCHS']} is more than EPOCHS = "
+                             f"{params['EPOCHS']}: the KL weight would never reach beta, and the runs would "
+                             "not end on the ELBO.")
 
 
 # The parameters of the committed run: the defaults of the notebooks' parameters cells
@@ -146,6 +170,11 @@ SERIES_DEFAULTS: dict[str, Any] = {
     "TRAIN_IMAGES": None, "CONV_LATENT_DIMS": [2, 20], "CONV_LEARNING_RATE": 1e-3, "COLLAPSE_LATENT_DIM": 32,
     "HIGH_BETA": 4.0, "WARMUP_EPOCHS": 10, "FREE_BITS": 0.25,
 }
+# What notebook 03 trains with, and saves in its config.json: a model trained with these settings is
+# notebook 03's model (04-06 train one with them when 03's is missing; 07's grid varies some of them).
+TRAINING_SETTINGS = ("DATASET", "LATENT_DIM", "HIDDEN_DIM", "EPOCHS", "BATCH_SIZE", "LEARNING_RATE",
+                     "LR_DECAY", "MATMUL_PRECISION", "BETA", "BINARIZE", "SEED", "IWAE_K")
+TRAINING_DEFAULTS: dict[str, Any] = {name: SERIES_DEFAULTS[name] for name in TRAINING_SETTINGS}
 COMMITTED_IMGS_DIR = "../imgs"  # relative to notebooks/, where the notebooks run
 
 

@@ -17,12 +17,18 @@ import numpy as np
 from .files import atomic_write
 from .idx_data import IMAGE_SIDE
 
+ONE_D = "z (1-D)"  # the prefix of a 1-D code, drawn against a random vertical jitter
+
 
 def project_2d(z: np.ndarray) -> tuple[np.ndarray, str]:
     """``z`` itself when 2-D, else its projection on the first two principal
-    components. Returns the points and an axis-label prefix."""
+    components; a 1-D code against a random vertical jitter (prefix ``ONE_D``),
+    so that its points do not hide each other. Returns the points and an
+    axis-label prefix."""
     if z.shape[1] == 2:
         return z, "z"
+    if z.shape[1] == 1:
+        return np.column_stack([z[:, 0], np.random.default_rng(0).uniform(-1, 1, len(z))]), ONE_D
     centred = z - z.mean(axis=0)
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
     return centred @ vt[:2].T, "PC"
@@ -81,8 +87,12 @@ def scatter_classes(ax: Any, points: np.ndarray, labels: np.ndarray, class_names
         handles = ax.legend(title="class", markerscale=6, loc="center left", bbox_to_anchor=(1, 0.5))
         for handle in handles.legend_handles:
             handle.set_alpha(1)
-    ax.set_xlabel(f"${prefix}_1$" if prefix == "z" else f"{prefix} 1")
-    ax.set_ylabel(f"${prefix}_2$" if prefix == "z" else f"{prefix} 2")
+    if prefix == ONE_D:
+        ax.set_xlabel("$z_1$")
+        ax.set_ylabel("random jitter (a 1-D code has no second axis)")
+    else:
+        ax.set_xlabel(f"${prefix}_1$" if prefix == "z" else f"{prefix} 1")
+        ax.set_ylabel(f"${prefix}_2$" if prefix == "z" else f"{prefix} 2")
     ax.grid(alpha=0.3)
 
 

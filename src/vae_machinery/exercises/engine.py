@@ -45,7 +45,8 @@ class SelfCheck:
     answer has shown; ``hints`` are given one more per wrong attempt.
     A code exercise (``code=True``) expects a function; it may not call the
     ``vae_helpers`` functions named in ``library`` (writing them is the
-    exercise)."""
+    exercise). ``applies(**context)`` gives the reason when the question
+    has no answer in this run (one epoch leaves nothing to compare), else None."""
 
     title: str
     inspect: Callable[..., None]
@@ -53,6 +54,11 @@ class SelfCheck:
     hints: tuple[str, ...]
     code: bool = False
     library: tuple[str, ...] = field(default=())
+    applies: Callable[..., str | None] | None = None
+
+    def not_applicable(self, context: dict[str, Any]) -> str | None:
+        """Why the question has no answer in this run, or None when it has one."""
+        return None if self.applies is None else self.applies(**context)
 
 
 # Wrong attempts per exercise in this kernel: the hints grow with them. Restarting the kernel
@@ -66,7 +72,12 @@ def reset_attempts() -> None:
 
 
 def run_self_check(exercise: str, spec: SelfCheck, answer: Any, context: dict[str, Any]) -> bool | None:
-    """Print the verdict of ``spec`` on ``answer``; return True (passed), False, or None (unanswered)."""
+    """Print the verdict of ``spec`` on ``answer``; return True (passed), False, or None (unanswered,
+    or a question this run cannot answer)."""
+    reason = spec.not_applicable(context)
+    if reason is not None:
+        print(f"This exercise has no answer in this run: {reason}. The default run has one.")
+        return None
     if answer is None:
         what = "your own function, assigned to the name that is None" if spec.code else "your answer"
         print(f"Not answered yet: put {what} in the exercise cell, then run this cell again.")

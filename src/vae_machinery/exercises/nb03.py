@@ -56,6 +56,12 @@ def _bce_per_kl_nat(answer: Any, history: dict) -> None:
                        "for each nat of KL spent is a positive number")
 
 
+def _two_epochs(history: dict, **_: Any) -> str | None:
+    if len(history["val_kl_loss"]) < 2:
+        return "it compares the first epoch with the last, and this run has one epoch"
+    return None
+
+
 def _log_px_by_k(answer: Any, model: Any, data: Any, seed: int) -> None:
     values = as_array(answer, "list of three numbers")
     if values.shape != (3,):
@@ -89,7 +95,8 @@ CHECKS = {
         hints=("Use the validation values (the names that start with val_) of the first epoch (index 0) and "
                "of the last (index -1).",
                "A fall is the earlier value minus the later one, a rise the later minus the earlier; the "
-               "answer is in nats of BCE per nat of KL.")),
+               "answer is in nats of BCE per nat of KL."),
+        applies=_two_epochs),
     "03.3": SelfCheck(
         "watch the bound tighten", _log_px_by_k, "three negative numbers of nats",
         hints=("Call vh.iwae_log_likelihood three times on the first 500 validation images, with the seed.",

@@ -1,0 +1,133 @@
+"""What every notebook's setup cell does, in one call, and the claims its text makes.
+
+:func:`start_notebook` takes the notebook's namespace (``globals()``), picks
+its parameters (the UPPER_CASE names that :func:`check_parameters` knows),
+checks them, seeds the random number generators when there is a ``SEED``,
+chooses the figure folder and prints the library versions. It returns
+``(IMGS_DIR, default_run)``: ``default_run`` says whether every parameter has
+the value of the committed run, whose outputs the text describes.
+
+:func:`claim` is what a notebook writes where its text says something about
+the committed run ("the VAE reconstructs far better than the mean image"):
+in the default run it is an assert; in any other run (fewer epochs, another
+beta, latent size or dataset) it prints whether the claim holds in this run,
+with the measured value, and the notebook goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from .errors import ParameterError
+from .parameters import (
+    COMMITTED_IMGS_DIR,
+    KNOWN_PARAMETERS,
+    check_parameters,
+    figures_dir,
+    is_default_run,
+)
+
+# The folder that a run's files go to, by parameter (the first one a notebook has).
+_RUN_FOLDERS = ("ARTIFACTS_DIR", "SWEEP_DIR")
+
+
+def versions() -> str:
+    """One line naming the versions of Python, TensorFlow, Keras and NumPy."""
+    try:
+        import tensorflow as tf
+
+        tf_version = tf.__version__
+    except ImportError:  # a JAX- or PyTorch-only install
+        tf_version = "not installed"
+    return (f"Versions: Python {platform.python_version()}, TensorFlow {tf_version}, "
+            f"Keras {keras.__version__} (backend: {keras.backend.backend()}), NumPy {np.__version__}")
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and the Keras backend: the same seed on the same
+    machine gives the same weights, numbers and figures (the shuffle order
+    depends only on seed and epoch, and XLA-compiled steps are deterministic
+    on a CPU; the test suite checks this)."""
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ParameterError(f"SEED must be an integer, got {seed!r} ({type(seed).__name__}). "
+                             "With papermill pass it with -p (not -r), e.g. -p SEED 42.")
+    keras.utils.set_random_seed(seed)
+
+
+def _checkout_notebooks(start: Path) -> Path | None:
+    """``notebooks/`` of the checkout that ``start`` is in or below, if any."""
+    for folder in (start, *start.parents):
+        if (folder / "notebooks").is_dir() and (folder / "src" / "vae_helpers.py").is_file():
+            return folder / "notebooks"
+    return None
+
+
+def notebook_parameters(namespace: Mapping[str, Any]) -> dict[str, Any]:
+    """The notebook's parameters: the names of ``namespace`` that are series parameters."""
+    return {name: value for name, value in namespace.items() if name in KNOWN_PARAMETERS}
+
+
+def start_notebook(namespace: Mapping[str, Any]) -> tuple[Path | None, bool]:
+    """The setup cell's work: check the parameters in ``namespace``, seed, choose the figure folder.
+
+    Relative paths in the parameters (``"../artifacts"``) start in ``notebooks/``: started in a
+    checkout's root (papermill without ``--cwd``), the notebook moves there first. Returns
+    ``(IMGS_DIR, default_run)``: the figure folder (the committed ``imgs/`` only for the default run;
+    None for a notebook without ``IMGS_DIR``) and whether this is the default run.
+    """
+    notebooks = _checkout_notebooks(Path.cwd())
+    if notebooks is not None and Path.cwd() != notebooks:
+        os.chdir(notebooks)
+    print(versions())
+    parameters = notebook_parameters(namespace)
+    check_parameters(**parameters)
+    default_run = is_default_run(**parameters)
+    if "SEED" in parameters:
+        set_seed(parameters["SEED"])
+    if "IMGS_DIR" not in parameters:
+        return None, default_run
+    run_folder = next(parameters[name] for name in _RUN_FOLDERS if name in parameters)
+    imgs_dir = figures_dir(parameters["IMGS_DIR"], run_folder, default_run)
+    print(f"Figures go to {imgs_dir}")
+    return imgs_dir, default_run
+
+
+def figures_for_model(config: Mapping[str, Any], imgs_dir: str | os.PathLike,
+                      artifacts_dir: str | os.PathLike, default_run: bool) -> tuple[Path, bool]:
+    """``(IMGS_DIR, default_run)`` once a notebook knows the model it loaded (04-06): a model trained
+    with other settings than the committed run's (``config``, its saved settings) makes this another
+    run, whose figures go to ``artifacts_dir/imgs`` instead of the committed ``imgs/``."""
+    if not default_run or is_default_run(**config):
+        return Path(imgs_dir), default_run
+    chosen = Path(imgs_dir) != Path(COMMITTED_IMGS_DIR)  # IMGS_DIR given as a parameter: keep it
+    imgs = Path(imgs_dir) if chosen else figures_dir(None, artifacts_dir, False)
+    print(f"The model in {str(artifacts_dir)!r} is not the committed run's: figures go to {imgs}")
+    return imgs, False
+
+
+def claim(holds: bool, statement: str, measured: str, *, default_run: bool) -> bool:
+    """A sentence of the text about the committed run, and the measure that backs it.
+
+    ``statement`` says what the text claims ("the VAE reconstructs far better than the mean
+    image"), ``measured`` the value that decides it in this run ("BCE 137.0 vs 206.1 nats").
+    In the default run it prints "Checked: ..." and a claim that does not hold stops the notebook (the
+    text would be false); in any other run it prints whether the claim holds there, and the notebook
+    goes on. Returns ``holds``.
+    """
+    holds = bool(holds)
+    if default_run:
+        assert holds, f"The text says: {statement}. In this default run it does not hold: {measured}."
+        print(f"Checked: {statement} ({measured}).")
+        return holds
+    verdict = "holds in this run" if holds else "does NOT hold in this run"
+    print(f"Claim of the text (about the default run): {statement}: {verdict} ({measured}).")
+    return holds
+
+__all__ = ["claim", "figures_for_model", "notebook_parameters", "set_seed", "start_notebook", "versions"]
