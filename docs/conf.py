@@ -41,7 +41,7 @@ COLAB_URL = "https://colab.research.google.com"
 
 
 def repository_url() -> tuple[str, str]:
-    """(URL, where it came from): pyproject.toml's [project.urls] Repository."""
+    """(URL, where it came from): pyproject.toml's [project.urls] Repository; ("", why) when unset."""
     try:
         with open(ROOT / "pyproject.toml", "rb") as f:
             url = tomllib.load(f).get("project", {}).get("urls", {}).get("Repository", "")
@@ -49,8 +49,7 @@ def repository_url() -> tuple[str, str]:
         url = ""
     if url:
         return url.rstrip("/").removesuffix(".git"), "pyproject.toml [project.urls] Repository"
-    raise RuntimeError("pyproject.toml has no [project.urls] Repository: the launch buttons and the links "
-                       "to repository files need the repository's URL there")
+    return "", "pyproject.toml has no [project.urls] Repository: no launch buttons, no repository links"
 
 
 REPOSITORY_URL, REPOSITORY_URL_SOURCE = repository_url()
@@ -104,9 +103,10 @@ html_last_updated_fmt = None
 html_theme_options = {
     "repository_url": REPOSITORY_URL,
     "repository_branch": REPOSITORY_BRANCH,
-    # The site's source tree mirrors the repository, so a page's path is its file's path.
-    "path_to_docs": "",
-    "use_repository_button": True,
+    # The site's source tree mirrors the repository, so a page's path is its file's path; the student
+    # site's launch buttons open the student edition (editions/student/notebooks/, tools/editions.py).
+    "path_to_docs": "" if INSTRUCTOR else "editions/student",
+    "use_repository_button": bool(REPOSITORY_URL),
     "use_download_button": True,
     "use_fullscreen_button": False,
     "home_page_in_toc": True,
@@ -115,12 +115,13 @@ html_theme_options = {
     # Set explicitly: pydata-sphinx-theme 0.20 otherwise adds a second header with another search
     # field above sphinx-book-theme's layout (sphinx-book-theme issue #986).
     "navbar_persistent": [],
+    # No repository URL, no launch buttons: they would open a repository that is not there.
     "launch_buttons": {
         "binderhub_url": BINDERHUB_URL,
         "colab_url": COLAB_URL,
         **({"jupyterhub_url": JUPYTERHUB_URL} if JUPYTERHUB_URL else {}),
         "notebook_interface": "jupyterlab",
-    },
+    } if REPOSITORY_URL else {},
     "extra_footer": "",
 }
 html_context = {"site_flavour": FLAVOUR, "default_mode": "auto"}

@@ -49,6 +49,46 @@ def test_each_notebook_is_released_as_an_assignment_of_its_own(student):
         assert sorted(p.name for p in released.iterdir()) == [path.name], path.stem
 
 
+def test_the_committed_student_edition_is_up_to_date(student):
+    """editions/student/notebooks/ (what the Colab badges and the student site's launch buttons open)
+    is what `python tools/editions.py student` makes of the committed notebooks now."""
+    _, written = student
+    committed = sorted(editions.STUDENT_EDITION.glob("*.ipynb"))
+    assert [p.name for p in committed] == [p.name for p in written]
+    stale = [p.name for p, new in zip(committed, written) if p.read_bytes() != new.read_bytes()]
+    assert not stale, f"run `python tools/editions.py student`: {stale} are out of date"
+
+
+def test_the_colab_badges_open_the_student_edition_and_are_up_to_date(tmp_path):
+    """One badge per notebook and one in the README, from pyproject.toml's Repository, opening the
+    committed student edition; none when the repository is not on GitHub or not set."""
+    import shutil
+
+    import badges
+
+    assert badges.updated() == {}, "run `python tools/badges.py`"
+    url = badges.repository_url()
+    for path in NOTEBOOKS:
+        first = nbformat.read(path, as_version=4).cells[0].source
+        assert badges.badge(badges.colab_url(url, path.name)) in first
+        assert f"/blob/main/editions/student/notebooks/{path.name})" in first
+        assert (editions.STUDENT_EDITION / path.name).is_file()
+    copy = tmp_path / "copy"
+    (copy / "notebooks").mkdir(parents=True)
+    shutil.copy(ROOT / "README.md", copy / "README.md")
+    shutil.copy(NOTEBOOKS[3], copy / "notebooks" / NOTEBOOKS[3].name)
+    (copy / "pyproject.toml").write_text('[project]\nname = "x"\n')  # no Repository
+    changes = badges.updated(copy)
+    assert set(changes) == {copy / "README.md", copy / "notebooks" / NOTEBOOKS[3].name}
+    readme = changes[copy / "README.md"]
+    assert "colab" not in readme[readme.index(badges.README_START):readme.index(badges.README_END)].lower()
+    first = nbformat.reads(changes[copy / "notebooks" / NOTEBOOKS[3].name], as_version=4).cells[0].source
+    assert "colab" not in first.lower() and first.startswith("# 4 · Reconstructions\n\n**Goal.**")
+    moved = badges.updated(copy, "https://github.com/a-teacher/vae-course")
+    assert "github/a-teacher/vae-course/blob/main/editions/student/notebooks/04_" in moved[
+        copy / "notebooks" / NOTEBOOKS[3].name]
+
+
 def test_the_student_edition_gives_nothing_away_and_opens_the_answer_cells(student):
     _, written = student
     for committed_path, path in zip(NOTEBOOKS, written):

@@ -11,7 +11,10 @@ an exercise is marked up). From them:
   ``# YOUR CODE HERE``, explanations to a prompt, hidden tests removed,
   outputs cleared; this tool also drops the cells tagged ``instructor-only``
   (the series' own code of what an exercise asks the student to write) and
-  opens the answer cells that the instructor edition keeps collapsed;
+  opens the answer cells that the instructor edition keeps collapsed. It is
+  committed in ``editions/student/notebooks/``, what the Colab badges
+  (``tools/badges.py``) and the student site's launch buttons open; a test
+  checks that it is up to date;
 * ``grade`` autogrades submitted notebooks with ``nbgrader autograde``: the
   hidden tests come back (they import ``instructor/vae_answers``, which this
   tool puts on the kernel's path) and every notebook is re-executed, on the
@@ -23,7 +26,7 @@ an exercise is marked up). From them:
 
 Examples, from the repository root::
 
-    python tools/editions.py student                   # -> build/editions/student/*.ipynb
+    python tools/editions.py student                   # -> editions/student/notebooks/*.ipynb (committed)
     python tools/editions.py instructor                # -> build/editions/instructor/*.ipynb
     python tools/editions.py grade alice/ bob/         # every notebook found in each student's folder
     python tools/editions.py grade --notebook 03 alice/ bob/     # one week's notebook
@@ -57,6 +60,7 @@ from vae_machinery.files import atomic_write  # noqa: E402
 
 NOTEBOOKS = ROOT / "notebooks"
 INSTRUCTOR = ROOT / "instructor"  # the hidden tests' expected answers (vae_answers): never given to students
+STUDENT_EDITION = ROOT / "editions" / "student" / "notebooks"  # committed: what Colab opens
 RUNS = ROOT / "artifacts"  # the instructor's finished runs (ARTIFACTS_DIR; 07's SWEEP_DIR is below it)
 EXERCISE_TAGS = {"exercise", "exercise-check", "exercise-explanation"}
 INSTRUCTOR_ONLY = "instructor-only"  # lesson cells that the student edition leaves out
@@ -294,9 +298,10 @@ def _parse_value(text: str) -> object:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("student", "instructor"):
+    instructor = ROOT / "build" / "editions" / "instructor"
+    for name, out in (("student", STUDENT_EDITION), ("instructor", instructor)):
         command = sub.add_parser(name, help=f"write the {name} edition")
-        command.add_argument("--out", type=Path, default=ROOT / "build" / "editions" / name)
+        command.add_argument("--out", type=Path, default=out, help=f"default: {out.relative_to(ROOT)}")
         command.add_argument("--notebook", nargs="*", help="only these notebooks, e.g. 03 04 (default: all)")
     grading = sub.add_parser("grade", help="autograde folders of submitted notebooks")
     grading.add_argument("submissions", type=Path, nargs="+", help="one folder per student")
@@ -309,7 +314,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     notebooks = select(args.notebook)
     if args.command == "student":
-        written = student_edition(args.out, notebooks=notebooks)
+        written = student_edition(args.out, course=ROOT / "build" / "editions" / "course",
+                                  notebooks=notebooks)
     elif args.command == "instructor":
         written = instructor_edition(args.out, notebooks)
     else:
