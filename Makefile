@@ -60,7 +60,7 @@ test: venv lint
 
 # The full check: also the tests marked slow (grading all ten notebooks with nbgrader).
 check: venv lint
-	$(PY) -m pytest $(PYTEST_NBVAL) notebooks tests
+	$(PY) -m pytest $(PYTEST_NBVAL) --durations=25 notebooks tests
 
 # ruff's rules are in pyproject.toml; the notebooks are checked too.
 lint: venv

@@ -12,7 +12,8 @@
    :func:`iwae_log_likelihood` (a tighter estimate of log p(x)).
 6. **The latent space** – :func:`latent_means`, :func:`reconstruct`,
    :func:`decode_manifold`, :func:`interpolate`.
-7. **Saving and loading** – :func:`save_artifacts` / :func:`load_artifacts`.
+7. **Saving and loading** – :func:`save_artifacts` / :func:`load_artifacts`, and
+   :func:`load_or_train` (04-06 opened alone train 03's model first).
 
 What a student need not read lives in the package ``vae_machinery`` beside
 this file: IDX files and checksums, the fast input pipeline and

@@ -76,7 +76,9 @@ def test_conditional_vae_notebook_draws_the_digit_it_is_asked_for(tmp_path, mnis
     assert agree[:, 0].sum() >= 9, f"z = 0 drawn as the asked digit only {agree[:, 0].sum()} times of 10"
     # The same z with two different labels gives different images: the label is not ignored.
     assert np.abs(images[0, 0] - images[1, 0]).mean() > 0.05
-    assert "Not the default run" in _stdout(cells), "a tiny run must not claim the default run's results"
+    assert "Claim of the text (about the default run)" in _stdout(cells), (
+        "a tiny run reports the default run's claims, it does not assert them")
+    assert "Checked:" not in _stdout(cells)
 
 
 def test_conv_vae_notebook_compares_the_two_architectures(tmp_path, mnist_dir):
@@ -94,7 +96,7 @@ def test_conv_vae_notebook_compares_the_two_architectures(tmp_path, mnist_dir):
     assert [int(r["parameters"]) for r in rows] == [1_333_012, 134_165]
     for r in rows:
         assert float(r["test_log_px"]) >= -float(r["test_neg_elbo"]) - 0.5 and float(r["s_per_epoch"]) > 0
-    assert "XLA is" in _stdout(cells) and "Not the default run" in _stdout(cells)
+    assert "XLA is" in _stdout(cells) and "Claim of the text (about the default run)" in _stdout(cells)
 
 
 def test_posterior_collapse_notebook_counts_active_units(tmp_path, mnist_dir):
@@ -114,7 +116,7 @@ def test_posterior_collapse_notebook_counts_active_units(tmp_path, mnist_dir):
     record = json.loads((art / "collapse" / "beta1" / runs.RUN_FILE).read_text())
     assert len(record["results"]["kl_per_dim"]) == 8
     assert sum(record["results"]["kl_per_dim"]) == pytest.approx(record["results"]["test_kl"], rel=0.02)
-    assert "Not the default run" in _stdout(cells)
+    assert "Claim of the text (about the default run)" in _stdout(cells)
 
 
 # --------------------------------------------------------------------------

@@ -4,8 +4,9 @@
 its parameters (the UPPER_CASE names that :func:`check_parameters` knows),
 checks them, seeds the random number generators when there is a ``SEED``,
 chooses the figure folder and prints the library versions. It returns
-``(IMGS_DIR, default_run)``: ``default_run`` says whether every parameter has
-the value of the committed run, whose outputs the text describes.
+``(IMGS_DIR, default_run)`` (for a notebook that draws figures): ``default_run``
+says whether every parameter has the value of the committed run, whose outputs
+the text describes.
 
 :func:`claim` is what a notebook writes where its text says something about
 the committed run ("the VAE reconstructs far better than the mean image"):
@@ -74,13 +75,13 @@ def notebook_parameters(namespace: Mapping[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in namespace.items() if name in KNOWN_PARAMETERS}
 
 
-def start_notebook(namespace: Mapping[str, Any]) -> tuple[Path | None, bool]:
+def start_notebook(namespace: Mapping[str, Any]) -> tuple[Path, bool] | None:
     """The setup cell's work: check the parameters in ``namespace``, seed, choose the figure folder.
 
     Relative paths in the parameters (``"../artifacts"``) start in ``notebooks/``: started in a
-    checkout's root (papermill without ``--cwd``), the notebook moves there first. Returns
-    ``(IMGS_DIR, default_run)``: the figure folder (the committed ``imgs/`` only for the default run;
-    None for a notebook without ``IMGS_DIR``) and whether this is the default run.
+    checkout's root (papermill without ``--cwd``), the notebook moves there first. A notebook
+    that draws figures (it has ``IMGS_DIR``) gets ``(IMGS_DIR, default_run)``: the figure folder
+    (the committed ``imgs/`` only for the default run) and whether this is the default run.
     """
     notebooks = _checkout_notebooks(Path.cwd())
     if notebooks is not None and Path.cwd() != notebooks:
@@ -92,7 +93,7 @@ def start_notebook(namespace: Mapping[str, Any]) -> tuple[Path | None, bool]:
     if "SEED" in parameters:
         set_seed(parameters["SEED"])
     if "IMGS_DIR" not in parameters:
-        return None, default_run
+        return None
     run_folder = next(parameters[name] for name in _RUN_FOLDERS if name in parameters)
     imgs_dir = figures_dir(parameters["IMGS_DIR"], run_folder, default_run)
     print(f"Figures go to {imgs_dir}")
@@ -112,22 +113,20 @@ def figures_for_model(config: Mapping[str, Any], imgs_dir: str | os.PathLike,
     return imgs, False
 
 
-def claim(holds: bool, statement: str, measured: str, *, default_run: bool) -> bool:
+def claim(holds: bool, statement: str, measured: str, *, default_run: bool) -> None:
     """A sentence of the text about the committed run, and the measure that backs it.
 
     ``statement`` says what the text claims ("the VAE reconstructs far better than the mean
     image"), ``measured`` the value that decides it in this run ("BCE 137.0 vs 206.1 nats").
     In the default run it prints "Checked: ..." and a claim that does not hold stops the notebook (the
     text would be false); in any other run it prints whether the claim holds there, and the notebook
-    goes on. Returns ``holds``.
+    goes on.
     """
-    holds = bool(holds)
     if default_run:
         assert holds, f"The text says: {statement}. In this default run it does not hold: {measured}."
-        print(f"Checked: {statement} ({measured}).")
-        return holds
+        print(f"Checked: {statement}: {measured}.")
+        return
     verdict = "holds in this run" if holds else "does NOT hold in this run"
-    print(f"Claim of the text (about the default run): {statement}: {verdict} ({measured}).")
-    return holds
+    print(f"Claim of the text (about the default run): {statement}: {verdict}: {measured}.")
 
 __all__ = ["claim", "figures_for_model", "notebook_parameters", "set_seed", "start_notebook", "versions"]
