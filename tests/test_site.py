@@ -239,7 +239,9 @@ def test_launch_buttons_come_from_the_one_repository_setting(site, flavour):
     org, name = repo.split("/")[-2:]
     assert site["facts"]["repository_url"] == repo
     for path in NOTEBOOKS:
-        rel = f"notebooks/{path.name}"
+        # the student site's buttons open the committed student edition (no worked solutions)
+        edition = "" if flavour == "instructor" else "editions/student/"
+        rel = f"{edition}notebooks/{path.name}"
         assert (ROOT / rel).is_file()
         hrefs = {value for tag, attr, value in Page(site[flavour] / "notebooks" / f"{path.stem}.html").refs()
                  if tag == "a" and value.startswith("https://")}
@@ -260,13 +262,14 @@ def test_launch_buttons_come_from_the_one_repository_setting(site, flavour):
     assert github and all(value == repo or value.startswith(repo + "/") for value in github), github
 
 
-def test_the_repository_url_is_the_one_in_pyproject_or_a_clear_error(tmp_path):
+def test_the_repository_url_is_the_one_in_pyproject_and_unset_means_no_launch_buttons(tmp_path):
     conf = runpy.run_path(str(ROOT / "docs" / "conf.py"), init_globals={"tags": Tags("student")})
     assert conf["REPOSITORY_URL_SOURCE"] == "pyproject.toml [project.urls] Repository"
+    assert conf["html_theme_options"]["path_to_docs"] == "editions/student"
     conf["repository_url"].__globals__["ROOT"] = tmp_path  # a checkout without the setting
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
-    with pytest.raises(RuntimeError, match=r"\[project.urls\] Repository"):
-        conf["repository_url"]()
+    url, why = conf["repository_url"]()
+    assert url == "" and "no launch buttons" in why
     (tmp_path / "pyproject.toml").write_text('[project.urls]\nRepository = "https://github.com/a/b.git"\n')
     assert conf["repository_url"]() == ("https://github.com/a/b", "pyproject.toml [project.urls] Repository")
 

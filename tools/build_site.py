@@ -45,6 +45,8 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
+import badges  # noqa: E402 - tools/badges.py, beside this file
+
 import editions  # noqa: E402 - tools/editions.py, beside this file
 
 NOTEBOOKS = ROOT / "notebooks"
@@ -190,7 +192,9 @@ def write_sources(src: Path, notebooks: Sequence[tuple[Path, nbformat.NotebookNo
         shutil.copytree(ROOT / "imgs", src / "imgs")
     (src / "notebooks").mkdir()
     for path, nb in notebooks:
-        nbformat.write(flavour_copy(nb, flavour), src / "notebooks" / path.name)
+        # No Colab badge on the site: its launch buttons do that, and its pages load nothing from outside.
+        page = badges.notebook_with_badge(flavour_copy(nb, flavour), "")
+        nbformat.write(page, src / "notebooks" / path.name)
 
 
 def _readable(log: str, src: Path, notebooks: dict[str, Path]) -> str:

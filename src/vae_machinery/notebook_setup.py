@@ -123,10 +123,13 @@ def claim(holds: bool, statement: str, measured: str, *, default_run: bool) -> N
     goes on.
     """
     if default_run:
-        assert holds, f"The text says: {statement}. In this default run it does not hold: {measured}."
+        if not holds:  # raised, not asserted: it must stop the run under python -O too
+            raise AssertionError(f"The text says: {statement}. In this default run it does not hold: "
+                                 f"{measured}.")
         print(f"Checked: {statement}: {measured}.")
         return
     verdict = "holds in this run" if holds else "does NOT hold in this run"
     print(f"Claim of the text (about the default run): {statement}: {verdict}: {measured}.")
+
 
 __all__ = ["claim", "figures_for_model", "notebook_parameters", "set_seed", "start_notebook", "versions"]
