@@ -85,8 +85,9 @@ def test_the_colab_badges_open_the_student_edition_and_are_up_to_date(tmp_path):
     first = nbformat.reads(changes[copy / "notebooks" / NOTEBOOKS[3].name], as_version=4).cells[0].source
     assert "colab" not in first.lower() and first.startswith("# 4 · Reconstructions\n\n**Goal.**")
     moved = badges.updated(copy, "https://github.com/a-teacher/vae-course")
-    assert "github/a-teacher/vae-course/blob/main/editions/student/notebooks/04_" in moved[
-        copy / "notebooks" / NOTEBOOKS[3].name]
+    moved_nb = moved[copy / "notebooks" / NOTEBOOKS[3].name]
+    assert "github/a-teacher/vae-course/blob/main/editions/student/notebooks/04_" in moved_nb
+    assert 'helpers = \\"git+https://github.com/a-teacher/vae-course\\"' in moved_nb  # the setup cell
 
 
 def test_the_student_edition_gives_nothing_away_and_opens_the_answer_cells(student):

@@ -1,7 +1,8 @@
 """The "Open in Colab" badges of the notebooks and the README, from the one repository URL.
 
-The URL is ``[project.urls] Repository`` in pyproject.toml (the notebooks' setup cell installs the
-helpers from it too). Each badge opens the notebook's **student edition**,
+The URL is ``[project.urls] Repository`` in pyproject.toml; this tool also writes it into the
+notebooks' setup cell (``helpers = "git+<URL>"``), which installs the helpers from it where they
+are missing (Colab, a JupyterHub). Each badge opens the notebook's **student edition**,
 ``editions/student/notebooks/<notebook>.ipynb`` (written by ``tools/editions.py student``): a
 student on Colab gets the exercises, not our worked solutions. Colab opens notebooks from GitHub,
 so a repository elsewhere, or none, gets no badge (and this tool removes old ones).
@@ -31,6 +32,7 @@ COLAB = "https://colab.research.google.com/github"
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 BADGE = re.compile(r"^\[!\[Open In Colab\]\(.*\)\]\(.*\)\n?", re.MULTILINE)
 README_START, README_END = "<!-- badges: start -->", "<!-- badges: end -->"
+HELPERS_LINE = re.compile(r'^helpers = "[^"]*"', re.MULTILINE)  # in the setup cell
 
 
 def repository_url(pyproject: Path = ROOT / "pyproject.toml") -> str:
@@ -63,6 +65,15 @@ def notebook_with_badge(nb: nbformat.NotebookNode, line: str) -> nbformat.Notebo
     return nb
 
 
+def notebook_installing_from(nb: nbformat.NotebookNode, repository: str) -> nbformat.NotebookNode:
+    """``nb`` with its setup cell installing the helpers from ``repository`` (unchanged when unset)."""
+    if repository:
+        for cell in nb.cells:
+            if cell.cell_type == "code" and cell.source.startswith("# Setup:"):
+                cell.source = HELPERS_LINE.sub(f'helpers = "git+{repository}"', cell.source)
+    return nb
+
+
 def readme_with_badge(text: str, line: str) -> str:
     """README.md with ``line`` between its badge markers."""
     if README_START not in text or README_END not in text:
@@ -80,6 +91,7 @@ def updated(root: Path = ROOT, repository: str | None = None) -> dict[Path, str]
     for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         old = path.read_text()
         nb = notebook_with_badge(nbformat.reads(old, as_version=4), badge(colab_url(repository, path.name)))
+        nb = notebook_installing_from(nb, repository)
         new = nbformat.writes(nb) + "\n"
         if new != old:
             changes[path] = new
