@@ -181,6 +181,12 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.mean(values), statistics.stdev(values) if len(values) > 1 else math.nan
 
 
+def verdict_line(chosen: list[float], alternative: list[float]) -> str:
+    """The verdict under a claim's table, by the series' one rule (``vh.compare_seeds``)."""
+    comparison = vh.compare_seeds(chosen, alternative)
+    return f"Δ = mean(alternative) − mean(chosen) = {comparison}."
+
+
 def claim_table(claim: Claim, scores: dict[str, list[float]], seeds: list[int]) -> list[str]:
     """Markdown for one claim: both configurations, their scores and the verdict."""
     lines = [f"### {claim.title}", "", f"Previously stated (test images): {claim.prose}.", "",
@@ -192,18 +198,8 @@ def claim_table(claim: Claim, scores: dict[str, list[float]], seeds: list[int]) 
         spread = f"{mean:.2f} ± {std:.2f}" if len(seeds) > 1 else f"{mean:.2f}"
         lines.append(f"| {CONFIGS[key].label} | " + " | ".join(f"{v:.2f}" for v in scores[key])
                      + f" | {spread} |")
-    (m_c, s_c), (m_a, s_a) = mean_std(scores[claim.chosen]), mean_std(scores[claim.alternative])
-    delta = m_a - m_c
-    if math.isnan(s_c + s_a):
-        verdict = "one seed only: no spread to compare with"
-    elif abs(delta) > s_c + s_a:
-        verdict = (f"|Δ| = {abs(delta):.2f} > sum of the two stds ({s_c + s_a:.2f}): "
-                   "larger than the seed spread")
-    else:
-        verdict = (f"|Δ| = {abs(delta):.2f} ≤ sum of the two stds ({s_c + s_a:.2f}): "
-                   "not larger than the seed spread")
-    better = "chosen configuration lower (better)" if delta > 0 else "alternative lower (better)"
-    lines += ["", f"Δ = mean(alternative) − mean(chosen) = **{delta:+.2f} nats** ({better}); {verdict}.", ""]
+    verdict = verdict_line(scores[claim.chosen], scores[claim.alternative])
+    lines += ["", verdict, ""]
     return lines
 
 
@@ -225,8 +221,9 @@ def render(results: dict[tuple[str, int], dict[str, Any]], seeds: list[int], epo
         f"{len(data.x_train):,} remaining training images. The test images were not evaluated.", "",
         f"* Seeds: {', '.join(map(str, seeds))} (weights, shuffle order and z noise; "
         "`vh.set_seed(seed)` before building each model). The mean ± std is over seeds (sample std).",
-        "* Verdict per claim: the difference of the means is called larger than the seed spread when "
-        "|Δ| exceeds the sum of the two standard deviations.",
+        "* Verdict per claim: the series' one rule, `vh.compare_seeds`: with 3 or more seeds a side, "
+        "Welch's t-test at the 5 % level (\"higher\" or \"lower\" only when p < 0.05, else \"not told apart "
+        "by these seeds\"); with fewer seeds no test and no verdict.",
         f"* Date: {datetime.date.today().isoformat()}. Machine: {cpu_name()}, {os.cpu_count()} cores "
         f"(shared with other jobs, so times are noisy), {platform.system()} {platform.machine()}; "
         f"training products in {precision} (`MATMUL_PRECISION = \"auto\"`).",

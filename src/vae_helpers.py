@@ -8,8 +8,9 @@
    :func:`reparameterize` and the :class:`VAE` that joins them.
 4. **Training** – :func:`compile_vae` (the optimizer) and :func:`train_vae`
    (the loop; Keras' ``fit`` runs the step, with :meth:`VAE.compute_loss`).
-5. **Evaluation** – :func:`evaluate_vae` (the ELBO) and
-   :func:`iwae_log_likelihood` (a tighter estimate of log p(x)).
+5. **Evaluation** – :func:`evaluate_vae` (the ELBO),
+   :func:`iwae_log_likelihood` (a tighter estimate of log p(x)) and
+   :func:`compare_seeds` (when two settings differ by more than the seeds do).
 6. **The latent space** – :func:`latent_means`, :func:`reconstruct`,
    :func:`decode_manifold`, :func:`interpolate`.
 7. **Saving and loading** – :func:`save_artifacts` / :func:`load_artifacts`, and
@@ -215,19 +216,21 @@ class VAE(keras.Model):
     the model trains with: this module's, unless others of the same form are
     passed (notebook 03 passes the ones you wrote in notebook 02, when they
     pass their checks). They are not saved: a loaded model uses this module's.
+    ``decoder`` replaces the MLP decoder (notebook 10 passes an autoregressive one).
     """
 
     def __init__(self, latent_dim: int = 2, hidden_dim: int = 512, input_dim: int = IMAGE_PIXELS,
                  hidden_layers: int = HIDDEN_LAYERS, activation: str = ACTIVATION, beta: float = 1.0,
                  seed: int | None = None, *, reparameterize=reparameterize, kl_divergence=kl_divergence,
-                 vae_loss=vae_loss, **kwargs: Any) -> None:
+                 vae_loss=vae_loss, decoder: keras.Model | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.latent_dim, self.hidden_dim, self.input_dim = int(latent_dim), int(hidden_dim), int(input_dim)
         self.hidden_layers, self.activation = int(hidden_layers), str(activation)
         self.beta, self.seed = float(beta), seed
         self.reparameterize, self.kl_divergence, self.vae_loss = reparameterize, kl_divergence, vae_loss
         self.encoder = build_encoder(input_dim, hidden_dim, latent_dim, hidden_layers, activation)
-        self.decoder = build_decoder(latent_dim, hidden_dim, input_dim, hidden_layers, activation)
+        self.decoder = decoder if decoder is not None else build_decoder(latent_dim, hidden_dim, input_dim,
+                                                                           hidden_layers, activation)
         self.noise = keras.random.SeedGenerator(seed)  # the random state of eps
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction_loss")
         self.kl_tracker = keras.metrics.Mean(name="kl_loss")
@@ -457,6 +460,52 @@ def active_units(model: VAE, x: np.ndarray, threshold: float = 0.01,
     z_mean = latent_means(model, x, batch_size)
     return np.var(z_mean, axis=0) > threshold
 
+
+@dataclass(frozen=True)
+class Comparison:
+    """What the seeds say about ``mean(b) - mean(a)`` (made by :func:`compare_seeds`)."""
+
+    difference: float
+    p_value: float | None  # Welch's t-test, two-sided; None: fewer than 3 seeds on a side
+    seeds: tuple[int, int]
+    level: float = 0.05
+    unit: str = "nats"
+
+    @property
+    def told_apart(self) -> bool:
+        return self.p_value is not None and self.p_value < self.level
+
+    def __str__(self) -> str:
+        difference = f"{self.difference:+.2f}" + (f" {self.unit}" if self.unit else "")
+        if self.p_value is None:
+            return f"{difference} ({self.seeds[0]} and {self.seeds[1]} seeds: too few for a test, no verdict)"
+        if self.told_apart:
+            word = "higher" if self.difference > 0 else "lower"
+            return f"{difference}: {word} (Welch's t-test p = {self.p_value:.2g} < {self.level:g})"
+        return (f"{difference}: not told apart by these seeds "
+                f"(Welch's t-test p = {self.p_value:.2g} >= {self.level:g})")
+
+
+def compare_seeds(a: Sequence[float], b: Sequence[float], level: float = 0.05,
+                  unit: str = "nats") -> Comparison:
+    """The series' one rule for calling two settings different, from one number per seed.
+
+    With at least 3 seeds a side, Welch's t-test (two-sided, unequal variances) at
+    ``level``: ``b`` is "higher" or "lower" than ``a`` only when ``p < level``, else
+    "not told apart by these seeds". With fewer seeds there is no test and no verdict:
+    one seed cannot say how much another seed would move the number.
+    """
+    from scipy import stats
+
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    p_value = None
+    if min(len(a), len(b)) >= 3 and (a.std() > 0 or b.std() > 0):
+        p_value = float(stats.ttest_ind(b, a, equal_var=False).pvalue)
+    elif min(len(a), len(b)) >= 3:  # no spread at all: any difference is real, none is none
+        p_value = 0.0 if a.mean() != b.mean() else 1.0
+    return Comparison(float(b.mean() - a.mean()), p_value, (len(a), len(b)), level, unit)
+
+
 # ==========================================================================
 # 6. The latent space
 # ==========================================================================
@@ -622,7 +671,8 @@ __all__ = [
     # the VAE, defined in this file
     "ACTIVATION", "ADAM_BETA_2", "BINARIZE_TEST_SEED", "Dataset", "EVAL_BATCH_SIZE", "HIDDEN_LAYERS",
     "IMAGE_PIXELS", "IMAGE_SIDE", "VAE", "VALIDATION_SEED", "VALIDATION_SIZE", "active_units",
-    "binarize_images", "build_decoder", "build_encoder", "compile_vae", "decode_manifold", "describe_model",
+    "Comparison", "binarize_images", "build_decoder", "build_encoder", "compare_seeds", "compile_vae",
+    "decode_manifold", "describe_model",
     "evaluate_vae", "interpolate", "iwae_log_likelihood", "kl_divergence", "kl_per_dimension", "latent_means",
     "load_artifacts", "load_dataset", "log_importance_weights", "log_mean_exp", "reconstruct",
     "load_or_train", "reconstruction_bce", "reparameterize", "save_artifacts", "train_and_save", "train_vae",

@@ -273,8 +273,9 @@ def _live_frontend() -> bool:
 def summarize(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str] = METRICS) -> list[dict[str, Any]]:
     """One row per setting, in the order of ``rows``: its settings, the mean
     of each metric over the seeds (under the metric's name), the sample
-    standard deviation (``<metric>_std``, 0 for one seed), ``seeds`` and the
-    ``run`` of its first seed (whose folder the figures load)."""
+    standard deviation (``<metric>_std``, 0 for one seed), the values seed by
+    seed (``<metric>_by_seed``, for :func:`vae_helpers.compare_seeds`),
+    ``seeds`` and the ``run`` of its first seed (whose folder the figures load)."""
     import numpy as np
 
     groups: dict[str, list[Mapping[str, Any]]] = {}
@@ -289,6 +290,7 @@ def summarize(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str] = METRIC
             values = np.array([g[m] for g in group], dtype=float)
             row[m] = float(values.mean())
             row[f"{m}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+            row[f"{m}_by_seed"] = values.tolist()
         out.append(row)
     return out
 
@@ -307,11 +309,3 @@ def mean_std_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) ->
     lines = ["  ".join(c.rjust(w) for c, w in zip(columns, widths)), "  ".join("-" * w for w in widths)]
     lines += ["  ".join(v.rjust(w) for v, w in zip(b, widths)) for b in body]
     return "\n".join(lines)
-
-
-def clearly_lower(a: Mapping[str, Any], b: Mapping[str, Any], metric: str = "test_neg_elbo") -> bool:
-    """Whether setting ``a``'s mean ``metric`` is below ``b``'s by more than
-    the seed spread: by more than twice the standard error of the difference
-    of the two means."""
-    se = (a[f"{metric}_std"] ** 2 / a["seeds"] + b[f"{metric}_std"] ** 2 / b["seeds"]) ** 0.5
-    return b[metric] - a[metric] > 2 * se
