@@ -57,19 +57,195 @@ def class_colour(k: int) -> str:
     return CLASS_COLOURS[k % len(CLASS_COLOURS)]
 
 
+def _separate_boxes(centres: np.ndarray, sizes: np.ndarray, gap: float,
+                    bounds: tuple[float, float, float, float] | None = None,
+                    iterations: int = 1000) -> np.ndarray:
+    """New centres for axis-aligned boxes so that no two are closer than
+    ``gap`` (centres and sizes ``(n, 2)``, display units). Overlapping pairs
+    are pushed apart along the line through their centres, a step at a time
+    (each box a quarter of what still separates the pair), so the boxes keep
+    their places relative to each other; boxes whose centres coincide part along directions fixed by their
+    indices alone (the i-th of n on a circle), which spreads them in a ring.
+    With ``bounds`` ``(x0, y0, x1, y1)`` every box is kept inside (as far as
+    it fits). Deterministic: no randomness, the same input gives the same
+    output."""
+    p = np.array(centres, dtype=float).reshape(-1, 2)
+    n = len(p)
+    half = np.asarray(sizes, dtype=float).reshape(-1, 2) / 2
+    if n < 2:
+        return p
+    i, j = np.triu_indices(n, 1)
+    need = half[i] + half[j] + gap  # centre distance along x, y beyond which a pair does not overlap
+    angle = 2 * np.pi * np.arange(n) / n
+    tie = 1e-3 * np.column_stack([np.cos(angle), np.sin(angle)])  # breaks exact ties only
+    low = high = None
+    if bounds is not None:
+        x0, y0, x1, y1 = bounds
+        low = np.minimum(np.array([x0, y0]) + half, (np.array([x0, y0]) + np.array([x1, y1])) / 2)
+        high = np.maximum(np.array([x1, y1]) - half, low)
+        p = np.clip(p, low, high)
+    for _ in range(iterations):
+        d = p[j] - p[i]
+        overlap = np.all(np.abs(d) < need, axis=1)
+        if not overlap.any():
+            break
+        d = d[overlap] + (tie[j] - tie[i])[overlap]
+        dist = np.hypot(d[:, 0], d[:, 1])
+        u = d / dist[:, None]
+        with np.errstate(divide="ignore"):
+            reach = np.min(need[overlap] / np.abs(u), axis=1)  # the distance along u that separates them
+        push = 0.5 * (reach - dist + 1e-6)[:, None] * u
+        step = np.zeros_like(p)
+        np.add.at(step, i[overlap], -push)
+        np.add.at(step, j[overlap], push)
+        p += 0.5 * step  # under-relaxed: a box pushed from several sides at once does not overshoot far
+        if low is not None:
+            p = np.clip(p, low, high)
+    return p
+
+
+def _overlapping_groups(centres: np.ndarray, sizes: np.ndarray, gap: float) -> list[list[int]]:
+    """The connected groups of boxes that overlap (closer than ``gap``),
+    directly or through others; each group in index order, the groups in the
+    order of their first index."""
+    n = len(centres)
+    parent = list(range(n))
+
+    def root(a: int) -> int:
+        while parent[a] != a:
+            a = parent[a]
+        return a
+
+    for a in range(n):
+        for b in range(a + 1, n):
+            if np.all(np.abs(centres[b] - centres[a]) < (sizes[a] + sizes[b]) / 2 + gap):
+                parent[root(b)] = root(a)
+    groups: dict[int, list[int]] = {}
+    for a in range(n):
+        groups.setdefault(root(a), []).append(a)
+    return list(groups.values())
+
+
+def _place_boxes(centres: np.ndarray, sizes: np.ndarray, gap: float,
+                 bounds: tuple[float, float, float, float] | None = None) -> np.ndarray:
+    """Centres for labels (boxes of ``sizes`` at ``centres``, ``(n, 2)``,
+    display units) that keep every two at least ``gap`` apart. A pile of
+    three or more overlapping labels whose centres all lie within a label's
+    diagonal of their mean (their classes' centres nearly coincide) is first
+    spread on a ring around the pile, each label on the side where
+    its centre lies, far enough out that the leader lines run inwards between
+    the labels, not across them; then any overlap left is pushed apart
+    (:func:`_separate_boxes`, inside ``bounds``). Deterministic."""
+    anchors = np.array(centres, dtype=float).reshape(-1, 2)
+    sizes = np.asarray(sizes, dtype=float).reshape(-1, 2)
+    start = anchors.copy()
+    for group in _overlapping_groups(anchors, sizes, gap):
+        m = len(group)
+        pile = anchors[group]
+        middle = pile.mean(axis=0)
+        offsets = pile - middle
+        spread = float(np.max(np.hypot(offsets[:, 0], offsets[:, 1])))
+        diagonal = float(np.max(np.hypot(sizes[group, 0], sizes[group, 1])))
+        if m < 3 or spread > diagonal:  # not a pile: a few neighbours, or a chain of them, only nudged apart
+            continue
+        # Neighbours on the ring a typical label's diagonal (plus the gap) apart, every label outside all
+        # the centres; the push that follows spreads longer names further.
+        typical = float(np.median(np.hypot(sizes[group, 0], sizes[group, 1])))
+        radius = max((typical + gap) / (2 * np.sin(np.pi / m)), spread + typical / 2 + gap)
+        angles = np.arctan2(offsets[:, 1], offsets[:, 0])
+        order = np.argsort(angles, kind="stable")
+        slots = 2 * np.pi * np.arange(m) / m
+        turn = np.angle(np.mean(np.exp(1j * (angles[order] - slots))))  # the slots turned to face the centres
+        for slot, member in zip(slots, order):
+            start[group[member]] = middle + radius * np.array([np.cos(slot + turn), np.sin(slot + turn)])
+    return _separate_boxes(start, sizes, gap, bounds)
+
+
+def _label_layout_class() -> type:
+    """The artist that places the class names each time their axes are drawn
+    (made on first use, so that importing this module does not import
+    Matplotlib)."""
+    global _LabelLayout
+    if _LabelLayout is None:
+        import matplotlib.artist
+
+        class LabelLayout(matplotlib.artist.Artist):
+            """Draws nothing; drawn just before the class names (its zorder is a
+            hair below theirs), it moves them apart in display coordinates,
+            where their sizes are known: only now are the axes' size and limits
+            final (after tight_layout, set_xlim, set_aspect, ...)."""
+
+            def __init__(self, ax: Any, names: list, gap_pt: float) -> None:
+                super().__init__()
+                self.names, self.gap_pt = names, gap_pt
+                self.set_zorder(min(name.get_zorder() for name in names) - 1e-3)
+                self.set_in_layout(False)
+
+            def draw(self, renderer: Any) -> None:
+                _place_class_names(self.axes, self.names, renderer, self.gap_pt)
+
+        _LabelLayout = LabelLayout
+    return _LabelLayout
+
+
+_LabelLayout = None
+
+
+def _place_class_names(ax: Any, names: Sequence[Any], renderer: Any, gap_pt: float = 4.0) -> None:
+    """Move the class-name annotations of ``ax`` (made by :func:`label_classes`)
+    so that no two boxes of text come closer than ``gap_pt`` points, and
+    keep them inside the axes; a name moved off its class centre by more than
+    half its height is tied to the centre by a thin line in its colour."""
+    import matplotlib.text
+
+    frame = ax.get_window_extent(renderer)
+    for name in names:  # back on their centres, to measure them
+        name.xyann = (0.0, 0.0)
+        name.update_positions(renderer)  # the offset's origin follows the axes (tight_layout, limits, ...)
+        name.arrow_patch.set_visible(False)
+    # A class whose centre is outside the axis limits is not named (Matplotlib does not draw its name).
+    names = [name for name in names if frame.contains(*ax.transData.transform(name.xy))]
+    if not names:
+        return
+    boxes = [matplotlib.text.Text.get_window_extent(name, renderer) for name in names]
+    sizes = np.array([(b.width, b.height) for b in boxes])
+    anchors = np.array([((b.x0 + b.x1) / 2, (b.y0 + b.y1) / 2) for b in boxes])
+    placed = _place_boxes(anchors, sizes, renderer.points_to_pixels(gap_pt),
+                          bounds=(frame.x0, frame.y0, frame.x1, frame.y1))
+    for name, (dx, dy), (_, height) in zip(names, placed - anchors, sizes):
+        name.xyann = (float(dx), float(dy))
+        name.arrow_patch.set_visible(bool(np.hypot(dx, dy) > height / 2))
+
+
 def label_classes(ax: Any, points: np.ndarray, labels: np.ndarray, class_names: Sequence[str],
-                  fontsize: float = 12) -> None:
+                  fontsize: float = 12) -> list:
     """Write each class's name at the median of its points, in its colour with
-    a white outline, so that no reader has to match colours with a legend."""
+    a white outline, so that no reader has to match colours with a legend.
+
+    Names never overlap one another: each time the axes are drawn, names
+    whose boxes would come closer than a third of the font size are pushed
+    apart (:func:`_place_class_names`, deterministic); a name that had to leave
+    its class centre is joined to it by a thin line in its colour. Returns
+    the annotations."""
     import matplotlib.patheffects as pe
 
+    outline = [pe.withStroke(linewidth=3.5, foreground="white")]
+    names = []
     for k, name in enumerate(class_names):
         sel = labels == k
         if sel.any():
             x, y = np.median(points[sel], axis=0)
-            outline = [pe.withStroke(linewidth=3.5, foreground="white")]
-            ax.annotate(name, (x, y), ha="center", va="center", fontsize=fontsize, fontweight="bold",
-                        color=class_colour(k), path_effects=outline)
+            text = ax.annotate(name, (x, y), xytext=(0, 0), textcoords="offset pixels", ha="center",
+                               va="center", fontsize=fontsize, fontweight="bold", color=class_colour(k),
+                               path_effects=outline,
+                               arrowprops={"arrowstyle": "-", "color": class_colour(k), "lw": 1.2,
+                                           "shrinkA": 0, "shrinkB": 0})
+            text.arrow_patch.set_path_effects([pe.withStroke(linewidth=3, foreground="white")])
+            text.set_in_layout(False)  # kept inside the axes by _place_class_names
+            names.append(text)
+    if names:
+        ax.add_artist(_label_layout_class()(ax, names, gap_pt=fontsize / 3))
+    return names
 
 
 def scatter_classes(ax: Any, points: np.ndarray, labels: np.ndarray, class_names: Sequence[str],
@@ -392,6 +568,9 @@ def plot_image_panels(panels: Sequence[tuple[str, np.ndarray]], title: str) -> A
     return fig
 
 
+SHARED_AXES_QUANTILE = 0.995  # plot_sweep_gallery's shared axes hold at least this much of each run's points
+
+
 def plot_sweep_gallery(entries: Sequence[tuple[str, np.ndarray, np.ndarray]], labels: np.ndarray,
                        class_names: Sequence[str], title: str, share_axes: bool = True) -> Any:
     """One column per run: its latent scatter (test means coloured by class)
@@ -399,15 +578,22 @@ def plot_sweep_gallery(entries: Sequence[tuple[str, np.ndarray, np.ndarray]], la
     2-D points, sample canvas from tile_images)``. Each scatter shows the
     circle that holds 95 % of the prior N(0, I); with ``share_axes`` the
     scatters share their axes, so the runs' spreads can be compared by eye
-    (without, each is scaled to its own points, and says so)."""
+    (without, each is scaled to its own points, and says so).
+
+    The shared axes are the square ``[-lim, lim]`` in both coordinates, with
+    ``lim`` 5 % beyond the largest of the runs' own 99.5 % quantiles of
+    ``max(|z_1|, |z_2|)``: at least 99.5 % of *every* run's points lie inside,
+    the run with the widest cloud sets the scale, and a few far outliers of
+    one run cannot shrink the others to a dot. Unshared axes hold all of their
+    run's points (Matplotlib's autoscaling)."""
     import matplotlib.pyplot as plt
 
     n = len(entries)
     # At most 10.5 in wide (about 1,060 px): shown at the README's 880 px, 10-pt text stays above 8 pt.
     width = min(3.4, 10.5 / n)
     fig, axes = plt.subplots(2, n, figsize=(width * n, 1.5 * width + 2.0), squeeze=False)
-    everything = np.concatenate([points for _, points, _ in entries])
-    lim = float(np.max(np.abs(np.percentile(everything, [0.5, 99.5], axis=0)))) * 1.05
+    lim = 1.05 * max(float(np.quantile(np.abs(points[:, :2]).max(axis=1), SHARED_AXES_QUANTILE))
+                     for _, points, _ in entries)
     radius = float(np.sqrt(-2 * np.log(0.05)))  # P(|z| <= r) = 0.95 for z ~ N(0, I) in 2-D
     for j, (name, points, canvas) in enumerate(entries):
         ax = axes[0, j]
