@@ -62,7 +62,7 @@ def test_conditional_vae_notebook_draws_the_digit_it_is_asked_for(tmp_path, mnis
     _figures(imgs, ["cvae_digits", "cvae_style_transfer", "cvae_latent_space"])
     checks = _checks(cells)
     assert len(checks) == 3 and all(text.startswith("Passes the self-check") for text in checks), checks
-    for run in ("cvae", "vae"):
+    for run in ("cvae", "vae", "cvae_seed43", "vae_seed43", "cvae_seed44", "vae_seed44"):  # SEEDS 42, 43, 44
         record = json.loads((art / "conditional" / run / runs.RUN_FILE).read_text())
         assert record["settings"]["EPOCHS"] == 2 and 0 < record["results"]["neg_elbo"] < 300, record
         assert record["results"]["log_px"] >= -record["results"]["neg_elbo"] - 0.5

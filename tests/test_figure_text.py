@@ -270,6 +270,14 @@ def _kl_per_dimension():  # notebook 10 -> imgs/kl_per_dimension.png
                                                   "test images, largest first")
 
 
+def _autoregressive_collapse():  # notebook 10 -> imgs/autoregressive_collapse.png
+    names = ["test image", "autoregressive:\ndrawn from its code",
+             "autoregressive, free bits:\ndrawn from its code"]
+    return vh.plot_image_table(_images(30).reshape(3, 10, SIDE * SIDE), names, MNIST["class_names"],
+                               title="MNIST (binarized): what an autoregressive decoder draws from each "
+                                     "image's code")
+
+
 # name: (builder, how it is shown). "saved" figures go to imgs/ (the README embeds them) and are shown
 # inline in their notebook; "inline" ones are only shown in a notebook; "explorer" is the static
 # stand-in of notebook 06's latent explorer; "widget" is the interactive explorer's map, a PNG shown in
@@ -292,6 +300,7 @@ FIGURES = {
     "cvae_latent_space": (_cvae_latent_space, "saved"),
     "conv_vs_mlp_reconstructions": (_conv_vs_mlp_reconstructions, "saved"),
     "kl_per_dimension": (_kl_per_dimension, "saved"),
+    "autoregressive_collapse": (_autoregressive_collapse, "saved"),
     "digit_grid (notebook 01)": (_digit_grid, "inline"),
     "worst reconstruction (notebook 04)": (_worst_reconstruction, "inline"),
     "explorer static preview (notebook 06)": (_explorer_static, "explorer"),
