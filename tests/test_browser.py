@@ -24,7 +24,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -35,6 +34,7 @@ from pathlib import Path
 import badges  # tools/, on sys.path through conftest.py
 import build_site as bs
 import pytest
+from screenshot_explorer import child_pids, free_port  # the tool that draws docs/explorer_jupyterlab.png
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -136,25 +136,6 @@ def offline_browser():
     """Chromium that reaches 127.0.0.1 only and logs its network events."""
     with chromium(OFFLINE_FLAGS, network_log=True) as driver:
         yield driver
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def child_pids(pid: int) -> list[int]:
-    """Processes whose parent is pid (Linux /proc; empty elsewhere)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
 
 
 def cmdline(pid: int) -> list[str]:
