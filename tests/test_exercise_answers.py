@@ -314,6 +314,8 @@ WRONG = {  # exercise -> [(mistake, wrong answer from the objects o and the righ
              ("counts, not shares", lambda o, v: [round(1000 * x) for x in v])],
     "07.1": [("KL per BCE", lambda o, v: [1 / r for r in v]), ("negated", lambda o, v: [-r for r in v]),
              ("the betas themselves", lambda o, v: [0.5, 1.0, 2.0, 4.0])],
+    "07.3": [("the variance, not sigma", lambda o, v: v ** 2), ("the square root of 784", lambda o, v: 28.0),
+             ("sigma = 1", lambda o, v: 1.0), ("one over it", lambda o, v: 1 / v)],
     "08.3": [("the error rate", lambda o, v: 1 - v), ("chance", lambda o, v: 0.1),
              ("a percentage as a plain number", lambda o, v: round(100 * v, 1))],
     "10.2": [("the larger half", lambda o, v: 1 - v), ("as a percentage", lambda o, v: round(100 * v, 1)),

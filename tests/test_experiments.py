@@ -83,8 +83,12 @@ def test_experiments_notebook_runs_a_tiny_sweep_and_reuses_it(tmp_path, mnist_di
         outputs.append("".join(t if isinstance(t, str) else "".join(t) for t in streams))
         checks += ["".join("".join(o.get("text", "")) for o in c["outputs"]) for c in cells
                    if "exercise-check" in c["metadata"].get("tags", [])]
-    assert outputs[0].count("trained in") == 8 and "reused (training took" not in outputs[0]
+    # 8 runs of the grid, then the decoder section's: a Gaussian decoder per seed and Keras' MSE once
+    assert outputs[0].count("trained in") == 8 + 3 and "reused (training took" not in outputs[0]
     assert outputs[1].count("reused (training took") == 8 and "trained in" not in outputs[1]
+    assert outputs[1].count("reused from") == 3
+    assert "(1 and 1 seeds: too few for a test, no verdict)" not in outputs[0]  # two seeds a side here
+    assert "(2 and 2 seeds: too few for a test, no verdict)" in outputs[0]
     assert "Dask scheduler at tcp://127.0.0.1:" in outputs[0]
     assert "Kernel is running over TCP" not in outputs[0], "nested kernels' stderr leaks into the notebook"
     assert len(checks) >= 4 and all(text.startswith("Passes the self-check") for text in checks), checks
@@ -102,7 +106,8 @@ def test_experiments_notebook_runs_a_tiny_sweep_and_reuses_it(tmp_path, mnist_di
         elbos = [float(r["test_neg_elbo"]) for r in rows if r["setting"] == s["setting"]]
         assert float(s["test_neg_elbo"]) == pytest.approx(np.mean(elbos), abs=1e-3)
         assert float(s["test_neg_elbo_std"]) == pytest.approx(np.std(elbos, ddof=1), abs=1e-3)
-    for name in ("beta_sweep", "beta_sweep_gallery", "latent_sweep", "latent_sweep_samples"):
+    for name in ("beta_sweep", "beta_sweep_gallery", "latent_sweep", "latent_sweep_samples",
+                 "decoder_reconstructions", "decoder_samples"):
         assert (tmp_path / "imgs" / f"{name}.png").stat().st_size > 10_000
 
 

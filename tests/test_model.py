@@ -405,3 +405,22 @@ def test_reconstructions_figure_puts_ten_pairs_per_row_and_labels_every_image():
     single = vh.plot_reconstructions(images[:1], images[:1], labels[:1], [str(k) for k in range(10)], "t")
     assert len(single.axes) == 2
     plt.close(single)
+
+
+@pytest.mark.parametrize("label", [None, "-log N"])
+def test_the_epoch_line_names_the_models_reconstruction_term(label, capsys):
+    """The training log says BCE, unless the model names its reconstruction term (07's Gaussian decoder)."""
+    model = vh.VAE(latent_dim=2, hidden_dim=8)
+    if label is not None:
+        model.reconstruction_label = label
+    vh.compile_vae(model, 1e-3)
+    logger = vh.EpochLogger(epochs=3)
+    logger.set_model(model)
+    logger.on_epoch_begin(0)
+    logs = {"reconstruction_loss": 1.0, "kl_loss": 2.0, "loss": 3.0, "val_reconstruction_loss": 4.0,
+            "val_kl_loss": 5.0, "val_loss": 6.0}
+    logger.on_epoch_end(0, logs)
+    line = capsys.readouterr().out
+    name = label or "BCE"
+    assert f"train: {name}    1.00" in line and f"val: {name}    4.00" in line
+    assert label is None or "BCE" not in line

@@ -30,7 +30,8 @@ from .files import atomic_write
 class EpochLogger(keras.callbacks.Callback):
     """Print one short line per epoch (train and validation BCE, KL and total, and
     the learning rate the epoch started with) and stop with a clear message
-    if the loss becomes NaN or infinite."""
+    if the loss becomes NaN or infinite. A model whose reconstruction term is
+    not the BCE names it in its ``reconstruction_label`` (notebook 07's Gaussian decoder)."""
 
     def __init__(self, epochs: int, verbose: bool = True) -> None:
         super().__init__()
@@ -56,12 +57,12 @@ class EpochLogger(keras.callbacks.Callback):
                 "checkpoint and artifacts were kept."
             )
         if self.verbose:
-            w = len(str(self.epochs))
+            w, name = len(str(self.epochs)), getattr(self.model, "reconstruction_label", "BCE")
             print(
                 f"epoch {epoch + 1:>{w}}/{self.epochs}  "
-                f"train: BCE {logs['reconstruction_loss']:7.2f}  KL {logs['kl_loss']:5.2f}  "
+                f"train: {name} {logs['reconstruction_loss']:7.2f}  KL {logs['kl_loss']:5.2f}  "
                 f"loss {logs['loss']:7.2f} | "
-                f"val: BCE {logs['val_reconstruction_loss']:7.2f}  KL {logs['val_kl_loss']:5.2f}  "
+                f"val: {name} {logs['val_reconstruction_loss']:7.2f}  KL {logs['val_kl_loss']:5.2f}  "
                 f"loss {logs['val_loss']:7.2f} nats | lr {self.learning_rates[-1]:.1e} | "
                 f"{self.epoch_times[-1]:.1f} s",
                 flush=True,

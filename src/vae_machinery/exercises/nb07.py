@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Mismatch, SelfCheck, fmt
+from .engine import Mismatch, SelfCheck, fmt, number
 
 
 def _one_per_step(answer: Any, steps: int, what: str) -> np.ndarray:
@@ -50,6 +50,15 @@ def _nats_per_dimension(answer: Any, by_dim: dict) -> None:
                        "each step saves is a positive number of nats")
 
 
+def _implied_sigma(answer: Any) -> None:
+    value = number(answer, "sigma")
+    if not np.isfinite(value) or value <= 0:
+        raise Mismatch(f"{fmt(value)} cannot be a standard deviation: sigma is a positive number")
+    if value <= 1:
+        raise Mismatch("a Gaussian with sigma = 1 weighs the summed squared errors by 1/2; Keras' mean "
+                       "weighs them by less, so its sigma is larger than 1")
+
+
 CHECKS = {
     "07.1": SelfCheck(
         "the exchange rate of beta", _exchange_rates,
@@ -66,4 +75,11 @@ CHECKS = {
         hints=("by_dim maps each latent size to its row of means; sorted(by_dim) gives the sizes in "
                "increasing order.",
                "Per added dimension: the step from 5 to 10 adds five dimensions, not one.")),
+    "07.3": SelfCheck(
+        "the sigma of Keras' mean squared error", _implied_sigma,
+        "one positive number, larger than 1",
+        hints=("Write both losses as a factor times the summed squared error, sum_i (x_i - mu_i)^2: the "
+               "factor of the Gaussian's -log N is 1/(2 sigma^2), and Keras' mean divides by the number of "
+               "pixels.",
+               "Give sigma, the standard deviation, not the variance sigma^2.")),
 }
