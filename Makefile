@@ -20,7 +20,7 @@ PY     := $(VENV)/bin/python
 # parameter for papermill (`make run EPOCHS=5`); the runner rejects names no
 # notebook has, so a typo is an error, not a silent default.
 MAKE_VARS := PYTHON VENV FROM SITE_JUPYTERHUB_URL
-CLI_PARAMS := $(filter-out $(addsuffix =%,$(MAKE_VARS)),$(-*-command-variables-*-))
+CLI_PARAMS := $(filter-out $(addsuffix =%,$(MAKE_VARS)),$(MAKEOVERRIDES))
 PM_ARGS := $(foreach a,$(CLI_PARAMS),-p $(subst =, ,$(a)))
 PYTEST_NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 

@@ -104,16 +104,16 @@ def matmul_throughput(dtype: str = "float32", n: int = 2048, seconds: float = 2.
     if dtype == "bfloat16":
         import keras
 
-        from vae_machinery.bfloat16 import _bfloat16_product
+        from vae_machinery.bfloat16 import bfloat16_product
 
         if keras.backend.backend() == "tensorflow":
             import tensorflow as tf
 
-            product = tf.function(_bfloat16_product, jit_compile=True)
+            product = tf.function(bfloat16_product, jit_compile=True)
         else:
             import jax
 
-            product = jax.jit(_bfloat16_product)
+            product = jax.jit(bfloat16_product)
     a = ops.convert_to_tensor(np.random.default_rng(0).standard_normal((n, n)), dtype="float32")
     b = ops.convert_to_tensor(np.random.default_rng(1).standard_normal((n, n)), dtype="float32")
     ops.convert_to_numpy(product(a, b))  # warm-up

@@ -34,7 +34,8 @@ from pathlib import Path
 import badges  # tools/, on sys.path through conftest.py
 import build_site as bs
 import pytest
-from screenshot_explorer import child_pids, free_port  # the tool that draws docs/explorer_jupyterlab.png
+from screenshot_explorer import child_pids, free_port, lab_command, lab_environment  # docs' screenshot tool
+from screenshot_explorer import wait_for as poll_page
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -89,16 +90,12 @@ def check_screenshot(path: Path) -> None:
 
 
 def wait_for(driver, script: str, what: str, *args, timeout: float = WAIT):
-    """Poll a JavaScript function body until it returns a truthy value (a dict: with `ok` true);
-    fail naming `what` and the last value."""
-    deadline = time.monotonic() + timeout
-    value = None
-    while time.monotonic() < deadline:
-        value = driver.execute_script(script, *args)
-        if value and (not isinstance(value, dict) or value.get("ok")):
-            return value
-        time.sleep(0.5)
-    pytest.fail(f"timed out after {timeout} s waiting for {what}; last state: {value}")
+    """The screenshot tool's wait_for (poll a JavaScript function body until it returns a truthy value);
+    the test fails naming `what` and the last value."""
+    try:
+        return poll_page(driver, script, what, *args, timeout=timeout)
+    except RuntimeError as error:
+        pytest.fail(str(error))
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -145,11 +142,6 @@ def cmdline(pid: int) -> list[str]:
         return []
 
 
-def _write_json(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data))
-
-
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     """JupyterLab as `make lab` starts it (this environment's `jupyter lab`), on a copy of the series."""
@@ -158,26 +150,9 @@ def lab(tmp_path_factory):
     shutil.copytree(ROOT / "notebooks", root / "notebooks",
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     shutil.copytree(ROOT / "imgs", root / "imgs")
-    settings = base / "settings"
-    # render every cell (no virtual scrolling) so all outputs are in the DOM; no news pop-up
-    _write_json(settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings",
-                {"windowingMode": "none"})
-    _write_json(settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings",
-                {"fetchNews": "false", "checkForUpdates": False})
-    env = {**os.environ,
-           "JUPYTER_CONFIG_DIR": str(base / "config"), "JUPYTER_DATA_DIR": str(base / "data"),
-           "JUPYTER_RUNTIME_DIR": str(base / "runtime"), "JUPYTERLAB_SETTINGS_DIR": str(settings),
-           "JUPYTERLAB_WORKSPACES_DIR": str(base / "workspaces"), "IPYTHONDIR": str(base / "ipython")}
+    env = lab_environment(base)
     token, port = secrets.token_hex(16), free_port()
-    jupyter = Path(sys.executable).with_name("jupyter")
-    cmd = [str(jupyter), "lab"] if jupyter.exists() else [sys.executable, "-m", "jupyterlab"]
-    cmd += ["--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-            "--ServerApp.port_retries=0",
-            f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--LabApp.news_url=None",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            "--LabApp.extension_manager=readonly"]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        cmd.append("--allow-root")  # CI runs as root
+    cmd = lab_command(root, port, token)
     log_path = base / "jupyter.log"
     url = f"http://127.0.0.1:{port}"
     with open(log_path, "wb") as log:

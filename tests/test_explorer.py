@@ -81,7 +81,7 @@ def test_many_latent_dimensions_get_ten_sliders():
     np.testing.assert_allclose(ex.z()[0, 10:], ex.means[7, 10:])  # dimensions without a slider
 
 
-def test_static_fallback_without_a_widget_frontend(tiny, capsys):
+def test_static_fallback_without_awidget_frontend(tiny, capsys):
     model, x, labels, names = tiny
     # Under pytest (as under papermill/nbval) no widget frontend is connected: the static figure is chosen.
     ex = vh.latent_explorer(model, x, labels, names, title="tiny")
@@ -106,9 +106,9 @@ def test_frontend_detection_follows_the_execute_request(monkeypatch, allow_stdin
         kernel = Kernel()
 
     monkeypatch.setattr(IPython, "get_ipython", lambda: Shell())
-    assert explorer._widget_frontend() is allow_stdin
+    assert explorer.widget_frontend() is allow_stdin
     monkeypatch.setattr(IPython, "get_ipython", lambda: None)
-    assert explorer._widget_frontend() is False
+    assert explorer.widget_frontend() is False
 
 
 @pytest.mark.parametrize("change, message", [

@@ -89,29 +89,47 @@ def copy_series(root: Path) -> None:
         shutil.copy2(ROOT / "artifacts" / name, root / "artifacts" / name)
 
 
-@contextlib.contextmanager
-def jupyterlab(base: Path):
-    """JupyterLab on ``base/root``; yields its URL. Its settings: no virtual scrolling (every cell is
-    rendered), no news pop-up, the app object exposed to the page (to run cells by command)."""
-    root, settings = base / "root", base / "settings"
+def lab_environment(base: Path) -> dict[str, str]:
+    """The environment of a JupyterLab of its own under ``base`` (config, data, runtime, settings,
+    workspaces, IPython), its settings written: no virtual scrolling (every cell is rendered), no news
+    pop-up."""
+    settings = base / "settings"
     _write_json(settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings",
                 {"windowingMode": "none"})
     _write_json(settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings",
                 {"fetchNews": "false", "checkForUpdates": False})
-    env = {**os.environ,
-           "JUPYTER_CONFIG_DIR": str(base / "config"), "JUPYTER_DATA_DIR": str(base / "data"),
-           "JUPYTER_RUNTIME_DIR": str(base / "runtime"), "JUPYTERLAB_SETTINGS_DIR": str(settings),
-           "JUPYTERLAB_WORKSPACES_DIR": str(base / "workspaces"), "IPYTHONDIR": str(base / "ipython")}
-    port = free_port()
+    return {**os.environ,
+            "JUPYTER_CONFIG_DIR": str(base / "config"), "JUPYTER_DATA_DIR": str(base / "data"),
+            "JUPYTER_RUNTIME_DIR": str(base / "runtime"), "JUPYTERLAB_SETTINGS_DIR": str(settings),
+            "JUPYTERLAB_WORKSPACES_DIR": str(base / "workspaces"), "IPYTHONDIR": str(base / "ipython")}
+
+
+def lab_command(root: Path, port: int, token: str = "", *, expose_app: bool = False) -> list[str]:
+    """This environment's ``jupyter lab`` (as ``make lab`` starts it) on 127.0.0.1:``port``, serving
+    ``root``, with ``token`` ("" for none), no update checks; ``expose_app``: the app object in the page."""
     jupyter = Path(sys.executable).with_name("jupyter")
     cmd = [str(jupyter), "lab"] if jupyter.exists() else [sys.executable, "-m", "jupyterlab"]
     cmd += ["--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-            "--ServerApp.port_retries=0", "--IdentityProvider.token=", "--ServerApp.password=",
-            f"--ServerApp.root_dir={root}",
+            "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
             "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            "--LabApp.extension_manager=readonly", "--LabApp.expose_app_in_browser=True"]
+            "--LabApp.extension_manager=readonly"]
+    if not token:
+        cmd.append("--ServerApp.password=")
+    if expose_app:
+        cmd.append("--LabApp.expose_app_in_browser=True")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
-        cmd.append("--allow-root")
+        cmd.append("--allow-root")  # Jupyter refuses root without it; containers and CI run as root
+    return cmd
+
+
+@contextlib.contextmanager
+def jupyterlab(base: Path):
+    """JupyterLab on ``base/root``; yields its URL. Its settings: no virtual scrolling (every cell is
+    rendered), no news pop-up, the app object exposed to the page (to run cells by command)."""
+    root = base / "root"
+    env = lab_environment(base)
+    port = free_port()
+    cmd = lab_command(root, port, expose_app=True)
     url = f"http://127.0.0.1:{port}"
     log_path = base / "jupyter.log"
     with open(log_path, "wb") as log:

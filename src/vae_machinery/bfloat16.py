@@ -8,7 +8,7 @@ twice as fast as float32. Evaluation always multiplies in float32.
 :func:`set_matmul_precision` switches a model's layers;
 :func:`resolve_matmul_precision` says what ``MATMUL_PRECISION`` means here.
 Keras has no backend-agnostic op for a product whose result type differs
-from its inputs', so :func:`_bfloat16_product` is the one place in the
+from its inputs', so :func:`bfloat16_product` is the one place in the
 series with a branch per backend (TensorFlow and JAX, under XLA).
 """
 
@@ -76,7 +76,7 @@ def resolve_matmul_precision(precision: str, jit_compile: bool | None = None) ->
     return precision
 
 
-def _bfloat16_product(a: Any, b: Any, transpose_a: bool = False, transpose_b: bool = False) -> Any:
+def bfloat16_product(a: Any, b: Any, transpose_a: bool = False, transpose_b: bool = False) -> Any:
     """``a @ b`` (or with ``a``/``b`` transposed) of float32 matrices,
     rounded to bfloat16 on the way in and accumulated and returned in float32
     (a native instruction on CPUs with AVX512-BF16). Keras has no
@@ -118,10 +118,10 @@ def bfloat16_matmul(x: Any, kernel: Any) -> Any:
     def grad(*args: Any, upstream: Any = None) -> tuple[Any, Any]:
         if upstream is None:  # TensorFlow passes it positionally, JAX by name
             (upstream,) = args
-        return (_bfloat16_product(upstream, kernel, transpose_b=True),
-                _bfloat16_product(x, upstream, transpose_a=True))
+        return (bfloat16_product(upstream, kernel, transpose_b=True),
+                bfloat16_product(x, upstream, transpose_a=True))
 
-    return _bfloat16_product(x, kernel), grad
+    return bfloat16_product(x, kernel), grad
 
 
 def _tensorflow_eager() -> bool:

@@ -45,7 +45,7 @@ def _nearest_point(points: np.ndarray, x: float, y: float) -> int:
     return int(np.argmin((points[:, 0] - x) ** 2 + (points[:, 1] - y) ** 2))
 
 
-def _widget_frontend() -> bool:
+def widget_frontend() -> bool:
     """True when this cell runs in a live frontend that can show widgets.
 
     The kernel cannot ask the frontend whether it renders widgets, so use
@@ -246,7 +246,7 @@ def latent_explorer(model: Any, x: np.ndarray, labels: np.ndarray, class_names: 
     Static version: the map with a marker at each class's median point, and
     each marker's nearest test image and its reconstruction, as one PNG. It is
     shown when the notebook is run by papermill, nbval or nbconvert (see
-    :func:`_widget_frontend`) or ipywidgets/ipyevents are missing, so the
+    :func:`widget_frontend`) or ipywidgets/ipyevents are missing, so the
     executed notebook holds one small figure and no widget state. Force either
     version with ``interactive=True`` / ``False``.
 
@@ -276,7 +276,7 @@ def latent_explorer(model: Any, x: np.ndarray, labels: np.ndarray, class_names: 
     note = ("Static preview: this run cannot show widgets (papermill, nbval, nbconvert). "
             "In JupyterLab the explorer is interactive.")
     if interactive is None:
-        interactive = _widget_frontend()
+        interactive = widget_frontend()
         try:
             import ipyevents  # noqa: F401
         except ImportError:

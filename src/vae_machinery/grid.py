@@ -265,9 +265,9 @@ def run_grid(client: Any, tasks: Sequence[Mapping[str, Any]], sweep_dir: str | o
 
 
 def _live_frontend() -> bool:
-    from .explorer import _widget_frontend
+    from .explorer import widget_frontend
 
-    return _widget_frontend()
+    return widget_frontend()
 
 
 def summarize(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str] = METRICS) -> list[dict[str, Any]]:
