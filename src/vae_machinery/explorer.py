@@ -16,7 +16,7 @@ import numpy as np
 from .errors import ParameterError
 from .idx_data import IMAGE_SIDE
 from .parameters import describe
-from .plots import _image_axes, figure_png, project_2d, scatter_classes
+from .plots import figure_png, image_axes, project_2d, scatter_classes
 
 EXPLORER_MAX_SLIDERS = 10  # one slider per latent dimension, for the first ten
 EXPLORER_TEXT = ("Interactive latent explorer (sliders and a clickable latent map). It needs a running "
@@ -221,7 +221,7 @@ def _explorer_figure(explorer: LatentExplorer, title: str, n: int = 10) -> Any:
         for row, image in ((1, explorer.x[i]), (2, recons[col])):
             cell = fig.add_subplot(grid[row, col])
             cell.imshow(image.reshape(IMAGE_SIDE, IMAGE_SIDE), cmap="gray_r", vmin=0, vmax=1)
-            _image_axes(cell)
+            image_axes(cell)
             if row == 1:
                 cell.set_title(f"{k} \u2192 {explorer.class_names[int(explorer.labels[i])]}", fontsize=9)
             if col == 0:
