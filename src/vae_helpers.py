@@ -669,12 +669,8 @@ from vae_machinery.plots import (  # noqa: E402
 from vae_machinery.sweeps import SWEEP_COLUMNS, format_table, plan_sweep, write_csv  # noqa: E402
 
 
-def functions_from_notebook(notebook: str | Path = "02_model.ipynb", *,
-                            verbose: bool = True) -> dict[str, Any]:
-    """The functions you wrote in notebook 02 (exercises 1-3), as keyword arguments of ``VAE``
-    (``reparameterize=``, ``kl_divergence=``, ``vae_loss=``) when all three pass their self-checks
-    and train a tiny VAE for one step; else ``{}``: the model uses this module's own. Prints one line
-    saying which, and why (``verbose=False``: silent). How: ``vae_machinery/student_code.py``."""
+def functions_from_notebook(notebook: str | Path = "02_model.ipynb", *, verbose: bool = True) -> dict:
+    """Your notebook-02 functions as ``VAE`` keyword arguments if they pass their checks, else {}."""
     return student_code.functions_from_notebook(notebook, sys.modules[__name__], verbose=verbose)
 
 
@@ -683,11 +679,10 @@ __all__ = [
     "ACTIVATION", "ADAM_BETA_2", "BINARIZE_TEST_SEED", "Dataset", "EVAL_BATCH_SIZE", "HIDDEN_LAYERS",
     "IMAGE_PIXELS", "IMAGE_SIDE", "VAE", "VALIDATION_SEED", "VALIDATION_SIZE", "active_units",
     "Comparison", "binarize_images", "build_decoder", "build_encoder", "compare_seeds", "compile_vae",
-    "decode_manifold", "describe_model",
-    "evaluate_vae", "interpolate", "iwae_log_likelihood", "kl_divergence", "kl_per_dimension", "latent_means",
-    "load_artifacts", "load_dataset", "log_importance_weights", "log_mean_exp", "reconstruct",
-    "load_or_train", "reconstruction_bce", "reparameterize", "save_artifacts", "train_and_save", "train_vae",
-    "vae_loss",
+    "decode_manifold", "describe_model", "evaluate_vae", "interpolate", "iwae_log_likelihood",
+    "kl_divergence", "kl_per_dimension", "latent_means", "load_artifacts", "load_dataset",
+    "log_importance_weights", "log_mean_exp", "reconstruct", "load_or_train", "reconstruction_bce",
+    "reparameterize", "save_artifacts", "train_and_save", "train_vae", "vae_loss",
     # the machinery, from vae_machinery
     "ArtifactsError", "BINARIZE_MODES", "CHECKPOINT_FILE", "CONFIG_FILE", "ConstantThenLinearDecay",
     "DATASETS", "DataError", "Dense", "EXPLORER_MAX_SLIDERS", "EXPLORER_TEXT", "EpochLogger",
