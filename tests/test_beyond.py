@@ -52,6 +52,7 @@ def _figures(folder, names):
 # --------------------------------------------------------------------------
 # The notebooks, through papermill
 # --------------------------------------------------------------------------
+@pytest.mark.slow
 def test_conditional_vae_notebook_draws_the_digit_it_is_asked_for(tmp_path, mnist_dir, mnist):
     """08 with 2 epochs: figures, saved runs, self-checks; and the conditioning itself, checked
     without a classifier: the code z = 0 decoded as each digit is nearest to that digit's mean
@@ -81,6 +82,7 @@ def test_conditional_vae_notebook_draws_the_digit_it_is_asked_for(tmp_path, mnis
     assert "Checked:" not in _stdout(cells)
 
 
+@pytest.mark.slow
 def test_conv_vae_notebook_compares_the_two_architectures(tmp_path, mnist_dir):
     """09 with one epoch on 1,024 images at latent size 2: the table (CSV) has both models, with the
     parameter counts of the two architectures, the figure is drawn, the self-checks pass."""
@@ -99,6 +101,7 @@ def test_conv_vae_notebook_compares_the_two_architectures(tmp_path, mnist_dir):
     assert "XLA is" in _stdout(cells) and "Claim of the text (about the default run)" in _stdout(cells)
 
 
+@pytest.mark.slow
 def test_posterior_collapse_notebook_counts_active_units(tmp_path, mnist_dir):
     """10 with one epoch on 1,024 images, latent size 8: six runs, each with its active units and
     KL per dimension; the figure; the self-checks."""
