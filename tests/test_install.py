@@ -278,7 +278,10 @@ def test_the_wheel_holds_the_helpers_every_file_of_the_package_and_the_dependenc
     (info,) = [n for n in names if n.endswith(".dist-info/METADATA")]
     metadata = zipfile.ZipFile(wheel).read(info).decode().splitlines()
     requires = [line.split(": ", 1)[1] for line in metadata if line.startswith("Requires-Dist: ")]
-    assert len(requires) == len(PYPROJECT["project"]["dependencies"])
+    runtime = [r for r in requires if "extra ==" not in r]
+    extras = [r for r in requires if "extra ==" in r]
+    assert len(runtime) == len(PYPROJECT["project"]["dependencies"])
+    assert len(extras) == sum(map(len, PYPROJECT["project"].get("optional-dependencies", {}).values()))
     assert {"Requires-Python: <3.14,>=3.11", "Requires-Python: >=3.11,<3.14"} & set(metadata)
 
 
