@@ -82,21 +82,28 @@ def test_conditional_vae_notebook_draws_the_digit_it_is_asked_for(tmp_path, mnis
 
 
 def test_conv_vae_notebook_compares_the_two_architectures(tmp_path, mnist_dir):
-    """09 with one epoch on 1,024 images at latent size 2: the table (CSV) has both models, with the
-    parameter counts of the two architectures, the figure is drawn, the self-checks pass."""
+    """09 with one epoch on 1,024 images at latent size 2, two learning rates, one seed: both architectures
+    try both rates and keep the better on validation; the table (CSV) has the chosen runs, with the
+    parameter counts of the two architectures; the figure is drawn; the self-checks pass."""
     art, imgs = tmp_path / "art", tmp_path / "imgs"
     cells = _run_notebook("09_conv_vae.ipynb", tmp_path, EPOCHS=1, IWAE_K=1, TRAIN_IMAGES=1024,
-                          CONV_LATENT_DIMS=[2], ARTIFACTS_DIR=str(art), IMGS_DIR=str(imgs),
-                          DATA_DIR=str(mnist_dir))
+                          CONV_LATENT_DIMS=[2], SEEDS=[1], LEARNING_RATES=[1e-3, 4e-3],
+                          ARTIFACTS_DIR=str(art), IMGS_DIR=str(imgs), DATA_DIR=str(mnist_dir))
     _figures(imgs, ["conv_vs_mlp_reconstructions"])
     checks = _checks(cells)
     assert len(checks) == 2 and all(text.startswith("Passes the self-check") for text in checks), checks
+    tried = sorted(p.name for p in (art / "conv").iterdir() if p.is_dir())
+    assert tried == [f"{arch}_latent2_lr{rate}_seed1" for arch in ("conv", "mlp")
+                     for rate in ("0.001", "0.004")]
     rows = list(csv.DictReader((art / "conv" / "results.csv").open()))
-    assert [r["run"] for r in rows] == ["mlp_latent2", "conv_latent2"]
+    assert [r["model"] for r in rows] == ["MLP", "conv"] and {r["run"] for r in rows} <= set(tried)
     assert [int(r["parameters"]) for r in rows] == [1_333_012, 134_165]
     for r in rows:
         assert float(r["test_log_px"]) >= -float(r["test_neg_elbo"]) - 0.5 and float(r["s_per_epoch"]) > 0
-    assert "XLA is" in _stdout(cells) and "Claim of the text (about the default run)" in _stdout(cells)
+    out = _stdout(cells)
+    assert "XLA is" in out and "equal time" in out and "moved by 2 pixels" in out
+    assert "(1 and 1 seeds: too few for a test, no verdict)" in out
+    assert "Claim of the text (about the default run)" in out
 
 
 def test_posterior_collapse_notebook_counts_active_units(tmp_path, mnist_dir):
@@ -259,7 +266,7 @@ def test_compile_without_xla():
 @pytest.mark.parametrize("bad, message", [
     ({"TRAIN_IMAGES": 0}, "TRAIN_IMAGES must be None"),
     ({"CONV_LATENT_DIMS": [2, 0]}, "its item 0 is not a valid LATENT_DIM"),
-    ({"CONV_LEARNING_RATE": -1.0}, "CONV_LEARNING_RATE must be a finite number > 0"),
+    ({"LEARNING_RATES": [1e-3, -1.0]}, "its item -1.0 is not a valid LEARNING_RATE"),
     ({"COLLAPSE_LATENT_DIM": 2.5}, "COLLAPSE_LATENT_DIM must be a positive integer"),
     ({"HIGH_BETA": -4.0}, "HIGH_BETA must be a finite number >= 0"),
     ({"WARMUP_EPOCHS": -1}, "WARMUP_EPOCHS must be an integer >= 0"),

@@ -268,7 +268,8 @@ SHORT = {
     "07": {"EPOCHS": 1, "SEEDS": [1, 2], "BETAS": [0.5, 1.0], "LATENT_DIMS": [2, 5],
            "BINARIZED_LATENT_DIMS": [2], "IWAE_K": 5},
     "08": {"EPOCHS": 2, "IWAE_K": 2, "SEEDS": [42]},
-    "09": {"EPOCHS": 1, "IWAE_K": 1, "TRAIN_IMAGES": 1024, "CONV_LATENT_DIMS": [2]},
+    "09": {"EPOCHS": 1, "IWAE_K": 1, "TRAIN_IMAGES": 1024, "CONV_LATENT_DIMS": [2], "SEEDS": [42],
+           "LEARNING_RATES": [1e-3]},
     "10": {"EPOCHS": 1, "WARMUP_EPOCHS": 1, "IWAE_K": 1, "TRAIN_IMAGES": 1024, "COLLAPSE_LATENT_DIM": 8,
            "HIDDEN_DIM": 64},
 }
