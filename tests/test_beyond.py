@@ -1,11 +1,12 @@
 """Notebooks 08-10 (conditional VAE, convolutional VAE, posterior collapse) and what they add to
 the helpers: conditional training and evaluation, active units, the run cache.
 
-Their default runs train for minutes (08: about 2, 09: 16 to 35, 10: about 5), too long for nbval on every
-CI run (conftest.py leaves them out of it); here each real notebook runs through papermill with a
-tiny configuration, and the test checks its figures, its result files, and that its worked
-solutions pass their self-checks. The conditional VAE is also checked to really condition: a code z
-decoded with the ten labels gives ten images that a classifier-free check tells apart.
+Their default runs train for minutes to hours (08: about 7 minutes, 09: 1.5 to 2 hours, 10: about 20
+minutes), too long for nbval on every CI run (conftest.py leaves them out of it); here each real
+notebook runs through papermill with a tiny configuration, and the test checks its figures, its
+result files, and that its worked solutions pass their self-checks. The conditional VAE is also
+checked to really condition: a code z decoded with the ten labels gives ten images that a
+classifier-free check tells apart.
 """
 
 import csv
@@ -234,7 +235,7 @@ def test_reuse_or_train_trains_once_and_reuses_with_the_same_settings(tmp_path, 
     def train(model):
         def run():
             calls.append(1)
-            print("epoch 1/1  a line of the training log")
+            print("a first line\nepoch 1/1  a line of the training log")
             model.encoder.get_layer("z_mean").set_weights(
                 [np.full_like(w, 0.5) for w in model.encoder.get_layer("z_mean").get_weights()])
             return {"test_neg_elbo": 150.0, "train_time_s": 3.0}
@@ -252,6 +253,10 @@ def test_reuse_or_train_trains_once_and_reuses_with_the_same_settings(tmp_path, 
     assert "a run" in out and "trained in 3 s" in out and "reused from" in out and "training took 3 s" in out
     # What the training printed is printed again, indented, when the run is reused.
     assert out.count("epoch 1/1  a line of the training log") == 2 and "    epoch 1/1  a line" in out
+    assert out.count("a first line") == 2
+    runs.reuse_or_train(tmp_path / "run", {"EPOCHS": 2}, fresh(), train(fresh()), log_lines=1)
+    out = capsys.readouterr().out  # only the last line of the log
+    assert "the last line of its log:" in out and "a first line" not in out and "    epoch 1/1" in out
     runs.reuse_or_train(tmp_path / "run", {"EPOCHS": 3}, fresh(), train(fresh()))  # other settings
     runs.reuse_or_train(tmp_path / "run", {"EPOCHS": 3}, fresh(), train(fresh()), rerun=True)
     assert calls == [1, 1, 1]
