@@ -3,8 +3,8 @@
 #
 #   make run                      # all six notebooks, default parameters
 #   make run EPOCHS=5 LATENT_DIM=10
-#   make test                     # ruff, unit tests + pytest --nbval on the notebooks (not the slow tests)
-#   make check                    # everything make test runs, and the slow tests (CI runs this)
+#   make test                     # everyday: ruff and the fast tests (a few minutes)
+#   make check                    # everything: the slow tests and nbval of the notebooks too (CI runs this)
 #   make experiments              # notebook 07: the beta / latent-size sweep, 3 seeds (~30 min)
 #   make experiments EPOCHS=1     # a quick version of the sweep
 #   make beyond                   # notebooks 08-10: conditional VAE, conv VAE, posterior collapse
@@ -56,10 +56,11 @@ experiments: venv
 beyond: venv
 	$(PY) tools/run_series.py --only 08 09 10 $(PM_ARGS)
 
+# Everyday: the tests not marked slow (a few minutes on 2 cores), no notebook executed.
 test: venv lint
-	$(PY) -m pytest $(PYTEST_NBVAL) -m "not slow" notebooks tests
+	$(PY) -m pytest -m "not slow" --durations=10 tests
 
-# The full check: also the tests marked slow (grading all ten notebooks with nbgrader).
+# The full check (CI runs it): every test, the slow ones too, and nbval of the committed notebooks.
 check: venv lint
 	$(PY) -m pytest $(PYTEST_NBVAL) --durations=25 notebooks tests
 

@@ -31,6 +31,7 @@ import json
 import math
 import os
 import statistics
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -625,6 +626,7 @@ def load_or_train(artifacts_dir: str | os.PathLike, data_dir: str | None = None,
 # ==========================================================================
 # The machinery, also available here: vh.plot_loss_curves, vh.latent_explorer, ...
 # ==========================================================================
+from vae_machinery import student_code  # noqa: E402
 from vae_machinery.bfloat16 import (  # noqa: E402
     bfloat16_matmul,
     bfloat16_matmul_supported,
@@ -664,19 +666,23 @@ from vae_machinery.plots import (  # noqa: E402
     save_figure,
     tile_images,
 )
-from vae_machinery.student_code import functions_from_notebook  # noqa: E402
 from vae_machinery.sweeps import SWEEP_COLUMNS, format_table, plan_sweep, write_csv  # noqa: E402
+
+
+def functions_from_notebook(notebook: str | Path = "02_model.ipynb", *, verbose: bool = True) -> dict:
+    """Your notebook-02 functions as ``VAE`` keyword arguments if they pass their checks, else {}."""
+    return student_code.functions_from_notebook(notebook, sys.modules[__name__], verbose=verbose)
+
 
 __all__ = [
     # the VAE, defined in this file
     "ACTIVATION", "ADAM_BETA_2", "BINARIZE_TEST_SEED", "Dataset", "EVAL_BATCH_SIZE", "HIDDEN_LAYERS",
     "IMAGE_PIXELS", "IMAGE_SIDE", "VAE", "VALIDATION_SEED", "VALIDATION_SIZE", "active_units",
     "Comparison", "binarize_images", "build_decoder", "build_encoder", "compare_seeds", "compile_vae",
-    "decode_manifold", "describe_model",
-    "evaluate_vae", "interpolate", "iwae_log_likelihood", "kl_divergence", "kl_per_dimension", "latent_means",
-    "load_artifacts", "load_dataset", "log_importance_weights", "log_mean_exp", "reconstruct",
-    "load_or_train", "reconstruction_bce", "reparameterize", "save_artifacts", "train_and_save", "train_vae",
-    "vae_loss",
+    "decode_manifold", "describe_model", "evaluate_vae", "interpolate", "iwae_log_likelihood",
+    "kl_divergence", "kl_per_dimension", "latent_means", "load_artifacts", "load_dataset",
+    "log_importance_weights", "log_mean_exp", "reconstruct", "load_or_train", "reconstruction_bce",
+    "reparameterize", "save_artifacts", "train_and_save", "train_vae", "vae_loss",
     # the machinery, from vae_machinery
     "ArtifactsError", "BINARIZE_MODES", "CHECKPOINT_FILE", "CONFIG_FILE", "ConstantThenLinearDecay",
     "DATASETS", "DataError", "Dense", "EXPLORER_MAX_SLIDERS", "EXPLORER_TEXT", "EpochLogger",

@@ -53,6 +53,7 @@ def _figures(folder, names):
 # --------------------------------------------------------------------------
 # The notebooks, through papermill
 # --------------------------------------------------------------------------
+@pytest.mark.slow
 def test_conditional_vae_notebook_draws_the_digit_it_is_asked_for(tmp_path, mnist_dir, mnist):
     """08 with 2 epochs: figures, saved runs, self-checks; and the conditioning itself, checked
     without a classifier: the code z = 0 decoded as each digit is nearest to that digit's mean
@@ -82,6 +83,7 @@ def test_conditional_vae_notebook_draws_the_digit_it_is_asked_for(tmp_path, mnis
     assert "Checked:" not in _stdout(cells)
 
 
+@pytest.mark.slow
 def test_conv_vae_notebook_compares_the_two_architectures(tmp_path, mnist_dir):
     """09 with one epoch on 1,024 images at latent size 2, two learning rates, one seed: both architectures
     try both rates and keep the better on validation; the table (CSV) has the chosen runs, with the
@@ -107,6 +109,7 @@ def test_conv_vae_notebook_compares_the_two_architectures(tmp_path, mnist_dir):
     assert "Claim of the text (about the default run)" in out
 
 
+@pytest.mark.slow
 def test_posterior_collapse_notebook_counts_active_units(tmp_path, mnist_dir):
     """10 with one epoch on 1,024 images, latent size 8: six runs, each with its active units and
     KL per dimension; the figure; the self-checks."""

@@ -53,10 +53,10 @@ SOLUTION = "fraction_zero = float(np.mean(data.x_train == 0))"  # notebook 01, e
 SOLUTION_OUTPUT = "of the training pixels are exactly 0"
 WAIT = 60  # seconds, for the slowest step (JupyterLab's first render on a busy 2-core machine)
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     CHROMIUM is None,
     reason="no Chromium installed (apt-get install chromium chromium-driver): real-browser tests skipped",
-)
+)]
 
 
 def first_heading(path: Path) -> str:
@@ -252,12 +252,11 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    """Both flavours of the site (tools/build_site.py), served over HTTP from 127.0.0.1, as a web
-    server would (the search page loads its index with a script; file:// works too, but a course
-    publishes the folder on a server)."""
-    out = tmp_path_factory.mktemp("site")
-    bs.build(out_dir=out)
+def site(built_site):
+    """Both flavours of the site (built once per session: tests/conftest.py), served over HTTP from
+    127.0.0.1, as a web server would (the search page loads its index with a script; file:// works too,
+    but a course publishes the folder on a server)."""
+    out = built_site["out"]
     handler = functools.partial(_QuietHandler, directory=out)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -143,6 +143,7 @@ def loopback_cluster(tmp_path, mnist_dir):
                 p.kill()
 
 
+@pytest.mark.slow
 def test_grid_survives_a_killed_worker_and_matches_a_local_run(tmp_path, mnist_dir, loopback_cluster):
     from distributed import Client
 

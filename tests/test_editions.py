@@ -33,14 +33,13 @@ def _exercise_cells(nb):
     return [c for c in nb.cells if "exercise" in c.metadata.get("tags", [])]
 
 
-@pytest.fixture(scope="module")
-def student(tmp_path_factory):
-    """The student edition of the whole series, and its nbgrader course folder."""
-    root = tmp_path_factory.mktemp("editions")
-    written = editions.student_edition(root / "student", course=root / "course")
-    return root, written
+@pytest.fixture
+def student(student_edition):
+    """The student edition of the whole series, and its nbgrader course folder (once per session)."""
+    return student_edition
 
 
+@pytest.mark.slow
 def test_each_notebook_is_released_as_an_assignment_of_its_own(student):
     root, written = student
     assert [p.name for p in written] == [p.name for p in NOTEBOOKS]
@@ -49,6 +48,7 @@ def test_each_notebook_is_released_as_an_assignment_of_its_own(student):
         assert sorted(p.name for p in released.iterdir()) == [path.name], path.stem
 
 
+@pytest.mark.slow
 def test_the_committed_student_edition_is_up_to_date(student):
     """editions/student/notebooks/ (what the Colab badges and the student site's launch buttons open)
     is what `python tools/editions.py student` makes of the committed notebooks now."""
@@ -90,6 +90,7 @@ def test_the_colab_badges_open_the_student_edition_and_are_up_to_date(tmp_path):
     assert 'helpers = \\"git+https://github.com/a-teacher/vae-course\\"' in moved_nb  # the setup cell
 
 
+@pytest.mark.slow
 def test_the_student_edition_gives_nothing_away_and_opens_the_answer_cells(student):
     _, written = student
     for committed_path, path in zip(NOTEBOOKS, written):
@@ -133,6 +134,7 @@ def _value_solution_lines():
     return lines
 
 
+@pytest.mark.slow
 def test_no_expected_answer_code_in_the_student_edition_or_the_package(student):
     """What a student receives and imports: the student edition and the package (src/). Neither
     holds the hidden tests' module, an answer table, or a line of a value exercise's solution.
@@ -206,6 +208,7 @@ def _points(scores, student):
     return {name: score.auto for name, score in scores[student].items()}
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("mnist_dir")
 def test_grading_01_and_02(tmp_path, monkeypatch, mnist_dir):
     """Full marks, zero, one point lost, and four answers from the package worth nothing."""

@@ -60,6 +60,7 @@ def test_interpolation_starts_and_ends_at_the_reconstructions():
         vh.interpolate(model, a, b[:3])
 
 
+@pytest.mark.slow
 def test_experiments_notebook_runs_a_tiny_sweep_and_reuses_it(tmp_path, mnist_dir):
     """The real notebook 07 through papermill: 4 settings x 2 seeds of one
     epoch on its default local Dask cluster, then again (every run reused),
@@ -109,54 +110,3 @@ def test_experiments_notebook_runs_a_tiny_sweep_and_reuses_it(tmp_path, mnist_di
     for name in ("beta_sweep", "beta_sweep_gallery", "latent_sweep", "latent_sweep_samples",
                  "decoder_reconstructions", "decoder_samples"):
         assert (tmp_path / "imgs" / f"{name}.png").stat().st_size > 10_000
-
-
-def _finished_run(folder, params, precision):
-    """What a finished training run leaves in its folder: the model file and its config."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / vh.MODEL_FILE).write_bytes(b"model")
-    config = {k: v for k, v in params.items() if k not in ("ARTIFACTS_DIR", "IMGS_DIR", "DATA_DIR")}
-    config.update(DATASET="mnist", EPOCHS=1, IWAE_K=5, test_neg_elbo=150.0, test_bce=140.0, test_kl=10.0,
-                  test_log_px=-145.0, train_time_s=12.0, val_loss=151.0, matmul_precision=precision)
-    (folder / vh.CONFIG_FILE).write_text(json.dumps(config))
-    return config
-
-
-def test_run_sweep_trains_missing_runs_through_the_notebook_and_reuses_finished_ones(tmp_path, monkeypatch,
-                                                                                     capsys):
-    """vae_machinery.sweeps (the helper module never runs notebooks): which runs it
-    trains, with which parameters, and the rows it returns; papermill is replaced."""
-    from vae_machinery import sweeps as sweep
-
-    runs = vh.plan_sweep([0.5, 1.0], [2])
-    common = {"EPOCHS": 1, "IWAE_K": 5, "DATASET": "mnist"}
-    precision = vh.resolve_matmul_precision("auto")
-    executed = []
-
-    def fake_run_notebook(notebook, output, parameters, **kwargs):
-        executed.append((Path(notebook).name, Path(output), dict(parameters)))
-        _finished_run(Path(parameters["ARTIFACTS_DIR"]), parameters, precision)
-        return output
-
-    monkeypatch.setattr(sweep, "run_notebook", fake_run_notebook)
-    sweep_dir = tmp_path / "sweep"
-    _finished_run(sweep_dir / "beta1_latent2", {**common, "BETA": 1.0, "LATENT_DIM": 2, "BINARIZE": None},
-                  precision)
-    rows = sweep.run_sweep(runs, "03_training.ipynb", sweep_dir, common)
-    assert [name for name, _, _ in executed] == ["03_training.ipynb"]  # beta1_latent2 was reused
-    _, output, params = executed[0]
-    assert output == sweep_dir / "beta0.5_latent2" / "03_training.ipynb"
-    assert params == {**common, "BETA": 0.5, "LATENT_DIM": 2, "BINARIZE": None,
-                      "ARTIFACTS_DIR": str(sweep_dir / "beta0.5_latent2"),
-                      "IMGS_DIR": str(sweep_dir / "beta0.5_latent2" / "imgs")}
-    assert [r["run"] for r in rows] == ["beta0.5_latent2", "beta1_latent2"]
-    assert all(list(r) == list(vh.SWEEP_COLUMNS) for r in rows)
-    assert rows[0]["BETA"] == 0.5 and rows[1]["test_neg_elbo"] == 150.0
-    out = capsys.readouterr().out.splitlines()
-    assert "trained in" in out[0] and "reused (training took 12 s)" in out[1]
-    # A second call reuses both; RERUN trains both again.
-    executed.clear()
-    sweep.run_sweep(runs, "03_training.ipynb", sweep_dir, common)
-    assert executed == []
-    sweep.run_sweep(runs, "03_training.ipynb", sweep_dir, common, rerun=True)
-    assert len(executed) == 2

@@ -111,6 +111,30 @@ def test_frontend_detection_follows_the_execute_request(monkeypatch, allow_stdin
     assert explorer.widget_frontend() is False
 
 
+def test_a_frontend_that_opened_the_widget_control_comm_counts(monkeypatch):
+    """allow_stdin=False, but a widget manager opened ipywidgets' control comm: it renders widgets."""
+    import comm
+    import IPython
+
+    class Kernel:
+        def get_parent(self):
+            return {"content": {"code": "", "allow_stdin": False}}
+
+    class Shell:
+        kernel = Kernel()
+
+    class Manager:
+        def __init__(self, targets):
+            self.comms = {str(i): type("Comm", (), {"target_name": t})() for i, t in enumerate(targets)}
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: Shell())
+    monkeypatch.setattr(comm, "get_comm_manager", lambda: Manager(["jupyter.widget"]))
+    assert explorer.widget_frontend() is False, "a widget's own comm is not the control comm"
+    both = Manager(["jupyter.widget", "jupyter.widget.control"])
+    monkeypatch.setattr(comm, "get_comm_manager", lambda: both)
+    assert explorer.widget_frontend() is True
+
+
 @pytest.mark.parametrize("change, message", [
     (lambda x, y, n: (x, y[:-1], n), "one per image"),
     (lambda x, y, n: (x[:, :100], y, n), "shape"),

@@ -162,6 +162,7 @@ def test_start_notebook_works_in_notebooks_of_a_checkout(start, monkeypatch, cap
     assert capsys.readouterr().out.startswith("Versions: Python ")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("service", ["colab", "jupyterhub"])
 def test_setup_on_a_hosted_service_installs_the_helpers_and_loads_mnist_with_keras(run_setup, tmp_path,
                                                                                   monkeypatch, service):
@@ -266,6 +267,7 @@ def wheel(source, tmp_path_factory) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_the_wheel_holds_the_helpers_every_file_of_the_package_and_the_dependencies(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     package = {f"vae_machinery/{p.relative_to(ROOT / 'src' / 'vae_machinery').as_posix()}"
@@ -318,6 +320,7 @@ def _run_alone(python: Path, tmp_path: Path, mnist_dir: Path, edit=lambda nb: No
     return alone, nb
 
 
+@pytest.mark.slow
 def test_an_installed_wheel_runs_a_notebook_copied_alone_into_an_empty_folder(wheel, tmp_path, mnist_dir):
     """pip install <wheel> into a fresh environment; notebook 02, alone in an
     empty folder, runs with papermill on a kernel of that environment and uses
@@ -349,6 +352,7 @@ def hosted(source, tmp_path_factory) -> tuple[Path, dict[str, str]]:
                                             PIP_NO_BUILD_ISOLATION="0", PIP_DISABLE_PIP_VERSION_CHECK="1")
 
 
+@pytest.mark.slow
 def test_a_hosted_kernel_installs_the_helpers_itself_and_runs_the_notebook(hosted, tmp_path, mnist_dir):
     """Colab or a JupyterHub, for real: notebook 02 alone, in a kernel whose Python has neither a
     checkout nor the helpers; its setup cell pip-installs them from VAE_HELPERS_SOURCE, and the same
@@ -377,6 +381,7 @@ def test_a_hosted_kernel_runs_notebook_04_alone_training_the_model_of_03(hosted,
     assert "Checked: the VAE reconstructs far better than the mean image" in printed
 
 
+@pytest.mark.slow
 def test_an_editable_install_imports_the_source_folder(source, tmp_path):
     """pip install -e . : the environment imports the helpers from the source's src/."""
     _checked_build_tools()
@@ -392,6 +397,7 @@ def test_an_editable_install_imports_the_source_folder(source, tmp_path):
                                                             source / "src" / "vae_machinery" / "sweeps.py"]
 
 
+@pytest.mark.slow
 def test_papermill_runs_a_notebook_from_the_repository_root_without_cwd(tmp_path, mnist_dir):
     """papermill notebooks/02_model.ipynb out.ipynb -k python3, started in the
     repository root: the setup cell finds src/ from there."""

@@ -1,6 +1,7 @@
 """Project files: environment specs agree, notebooks are well-formed, the runner checks its input."""
 
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -39,6 +40,28 @@ def test_make_run_is_the_six_notebook_series_and_07_to_10_run_on_request():
         "10_posterior_collapse.ipynb"]
 
 
+def _make_pytest_command(target: str) -> list[str]:
+    """The pytest command line `make <target>` runs (from `make -n`, which runs nothing)."""
+    out = subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    lines = [line for line in out.splitlines() if " -m pytest " in line]
+    assert len(lines) == 1, out
+    return shlex.split(lines[0].split(" -m pytest ", 1)[1])
+
+
+def test_make_check_deselects_nothing_and_make_test_leaves_out_only_the_slow_tests():
+    """CI (.ci/run) runs `make check`: every test, nbval of the committed notebooks included;
+    `make test`, the everyday check, runs the tests not marked slow. The README names both."""
+    check, test = _make_pytest_command("check"), _make_pytest_command("test")
+    selecting = ("-m", "-k", "--deselect", "--ignore", "--ignore-glob", "-x", "--exitfirst", "--lf", "--sw")
+    assert not [a for a in check if a.split("=")[0] in selecting], check
+    assert check[-2:] == ["notebooks", "tests"] and "--nbval" in check
+    assert test[test.index("-m") + 1] == "not slow" and test[-1] == "tests" and "notebooks" not in test
+    assert not [a for a in test if a.split("=")[0] in selecting and a != "-m"], test
+    assert "\nmake check\n" in (ROOT / ".ci" / "run").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert "make test " in readme and "make check " in readme
+
+
 def test_runner_stages_respect_what_each_notebook_needs():
     sys.path.insert(0, str(ROOT / "tools"))
     from run_series import series, stages
@@ -49,6 +72,7 @@ def test_runner_stages_respect_what_each_notebook_needs():
     assert [[p.name[:2] for p in s] for s in stages(series()[3:5])] == [["04", "05"]]
 
 
+@pytest.mark.slow
 def test_runner_names_the_failing_notebook_cell_and_error(tmp_path):
     """04 and 05 with a model of another latent size in ARTIFACTS_DIR: both fail, named with the cell
     and the error, and the failed notebooks are kept."""
@@ -104,6 +128,7 @@ def test_runner_parses_values_like_papermill():
     assert parse_value("fashion_mnist") == "fashion_mnist"
 
 
+@pytest.mark.slow
 def test_papermill_bad_parameter_fails_fast_with_message(tmp_path):
     import papermill as pm
 
@@ -126,6 +151,7 @@ def _run_notebook(name, tmp_path, **parameters):
     return info.value
 
 
+@pytest.mark.slow
 def test_a_notebook_without_03s_model_trains_one_with_03s_defaults(tmp_path, mnist_dir, capsys):
     """vh.load_or_train (04-06 opened alone, e.g. on Colab): no model in ARTIFACTS_DIR, so one is
     trained as 03 does, with 03's defaults and the notebook's settings, saved there and loaded;
@@ -214,6 +240,7 @@ def test_only_the_default_run_writes_the_committed_figures():
     assert vh.figures_dir("/elsewhere", "/tmp/run", True) == Path("/elsewhere")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (ROOT / ".git").exists(), reason="needs a git checkout")
 def test_a_non_default_run_leaves_the_committed_files_alone(tmp_path, mnist_dir):
     """papermill with ARTIFACTS_DIR set and IMGS_DIR left alone (and 3 epochs):

@@ -115,6 +115,7 @@ def trained(tmp_path_factory, data):
                 reference=reference, reference_history=reference_history, folder=folder)
 
 
+@pytest.mark.slow
 def test_the_worked_solutions_train_the_model_and_it_says_so(trained):
     assert trained["said"] == ("Training with your own my_reparameterize, my_kl_divergence and "
                                "my_vae_loss from 02_model.ipynb (they pass their self-checks).\n")

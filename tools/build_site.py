@@ -33,6 +33,7 @@ import contextlib
 import io
 import os
 import re
+import runpy
 import shutil
 import sys
 import tempfile
@@ -211,31 +212,30 @@ def _readable(log: str, src: Path, notebooks: dict[str, Path]) -> str:
 
 
 def sphinx_build(src: Path, out: Path, doctrees: Path, flavour: str, notebooks: dict[str, Path]) -> dict:
-    """Run Sphinx (in this process) with docs/conf.py; warnings are errors. Return facts about the build."""
-    from sphinx.application import Sphinx
-    from sphinx.util.console import nocolor
-    from sphinx.util.docutils import docutils_namespace, patch_docutils
+    """Run Sphinx (``sphinx-build``'s own entry point, in this process) with docs/conf.py; warnings are
+    errors. Return facts about the build, read from the same configuration file."""
+    from sphinx.cmd.build import build_main
+    from sphinx.util.tags import Tags
 
-    nocolor()
-    log = io.StringIO()
-    try:
-        with patch_docutils(DOCS), docutils_namespace(), warnings.catch_warnings():
-            # the theme's and MyST's use of APIs that Sphinx 11 removes: theirs to fix, not ours to show
-            warnings.simplefilter("ignore", DeprecationWarning)
-            warnings.simplefilter("ignore", PendingDeprecationWarning)
-            app = Sphinx(str(src), str(DOCS), str(out), str(doctrees), "html", status=None,
-                         warning=log, freshenv=True, warningiserror=True, tags=[flavour],
-                         keep_going=True, verbosity=0)
-            app.build(force_all=True)
-    except Exception as err:  # a configuration error, or a warning Sphinx cannot keep going past
-        raise SiteError(f"Sphinx could not build the {flavour} site: {err}\n"
-                        f"{_readable(log.getvalue(), src, notebooks)[-4000:]}") from err
-    if app.statuscode != 0 or log.getvalue().strip():
-        raise SiteError(f"the {flavour} site was not built: Sphinx warned (warnings are errors here):\n"
-                        f"{_readable(log.getvalue(), src, notebooks)[-4000:]}")
-    return {"repository_url": app.config.html_theme_options["repository_url"],
-            "repository_url_source": app.config.site_repository_url_source,
-            "jupyterhub_url": app.config.html_theme_options["launch_buttons"].get("jupyterhub_url", "")}
+    warnings_file = doctrees.parent / "sphinx-warnings.log"
+    argv = ["--builder", "html", "--conf-dir", str(DOCS), "--doctree-dir", str(doctrees), "--fresh-env",
+            "--write-all", "--fail-on-warning", "--no-color", "--quiet", "--warning-file", str(warnings_file),
+            "--tag", flavour, str(src), str(out)]
+    errors = io.StringIO()
+    with warnings.catch_warnings(), contextlib.redirect_stderr(errors):
+        # the theme's and MyST's use of APIs that Sphinx 11 removes: theirs to fix, not ours to show
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        status = build_main(argv)
+    log = warnings_file.read_text(encoding="utf-8") if warnings_file.exists() else ""
+    if status != 0 or log.strip():
+        problem = ("was not built: Sphinx warned (warnings are errors here)" if log.strip()
+                   else "could not be built")
+        raise SiteError(f"the {flavour} site {problem}:\n"
+                        f"{_readable(log or errors.getvalue(), src, notebooks)[-4000:]}")
+    conf = runpy.run_path(str(DOCS / "conf.py"), init_globals={"tags": Tags([flavour])})
+    return {"repository_url": conf["REPOSITORY_URL"], "repository_url_source": conf["REPOSITORY_URL_SOURCE"],
+            "jupyterhub_url": conf["html_theme_options"]["launch_buttons"].get("jupyterhub_url", "")}
 
 
 def build(flavours: Sequence[str] = FLAVOURS, source_dir: Path = NOTEBOOKS,

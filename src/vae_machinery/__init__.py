@@ -14,8 +14,8 @@ evaluation, saving). Everything else lives here, one module per concern:
   epoch log and checkpoints;
 * ``plots`` – one function per figure;
 * ``explorer`` – the interactive latent explorer (ipywidgets);
-* ``sweeps`` – planning, training (with papermill), reusing and tabulating
-  the runs of notebook 07;
+* ``sweeps`` – planning, reusing and tabulating the runs of notebook 07
+  (``grid`` trains them on Dask);
 * ``exercises`` – the self-checks of the notebooks' exercises.
 
 Importing the package imports Keras quietly first, so every module can

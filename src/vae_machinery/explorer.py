@@ -16,7 +16,7 @@ import numpy as np
 from .errors import ParameterError
 from .idx_data import IMAGE_SIDE
 from .parameters import describe
-from .plots import _image_axes, figure_png, project_2d, scatter_classes
+from .plots import figure_png, image_axes, project_2d, scatter_classes
 
 EXPLORER_MAX_SLIDERS = 10  # one slider per latent dimension, for the first ten
 EXPLORER_TEXT = ("Interactive latent explorer (sliders and a clickable latent map). It needs a running "
@@ -24,6 +24,8 @@ EXPLORER_TEXT = ("Interactive latent explorer (sliders and a clickable latent ma
 # Pixels per inch of the clickable map (6 x 5.25 in -> 480 x 420 px, shown 1:1 in its widget). At 80 dpi
 # a browser shows a 10-pt label as 10 * 80 / 96 = 8.3 pt (1 CSS px = 1/96 in): no map text under 8 pt.
 _EXPLORER_DPI = 80
+# The comm a widget manager (JupyterLab's, Notebook 7's) opens to the kernel: ipywidgets' control protocol.
+WIDGET_CONTROL_TARGET = "jupyter.widget.control"
 
 
 def _png(image: np.ndarray, zoom: int = 1) -> bytes:
@@ -55,14 +57,15 @@ def widget_frontend() -> bool:
     widget manager already opened the ``jupyter.widget.control`` comm counts
     too (it only can once ipywidgets was imported before it connected)."""
     try:
+        from comm import get_comm_manager
         from IPython import get_ipython
-        from ipywidgets import Widget
     except ImportError:
         return False
     kernel = getattr(get_ipython(), "kernel", None)
     if kernel is None:  # plain Python, pytest, a terminal IPython
         return False
-    if getattr(Widget, "_control_comm", None) is not None:
+    comms = get_comm_manager().comms.values()
+    if any(getattr(c, "target_name", None) == WIDGET_CONTROL_TARGET for c in comms):
         return True
     get_parent = getattr(kernel, "get_parent", None)  # ipykernel >= 6: the request being run
     if get_parent is None:
@@ -218,7 +221,7 @@ def _explorer_figure(explorer: LatentExplorer, title: str, n: int = 10) -> Any:
         for row, image in ((1, explorer.x[i]), (2, recons[col])):
             cell = fig.add_subplot(grid[row, col])
             cell.imshow(image.reshape(IMAGE_SIDE, IMAGE_SIDE), cmap="gray_r", vmin=0, vmax=1)
-            _image_axes(cell)
+            image_axes(cell)
             if row == 1:
                 cell.set_title(f"{k} \u2192 {explorer.class_names[int(explorer.labels[i])]}", fontsize=9)
             if col == 0:

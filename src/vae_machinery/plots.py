@@ -280,7 +280,8 @@ def save_figure(fig: Any, path: str | os.PathLike) -> Path:
     return path
 
 
-def _image_axes(ax: Any) -> None:
+def image_axes(ax: Any) -> None:
+    """Make ``ax`` show an image: no ticks or tick labels (plots here and the explorer's panels)."""
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -294,7 +295,7 @@ def plot_digit_grid(images: np.ndarray, labels: Sequence[int], class_names: Sequ
     # 1 in per image: ten columns (about 1,000 px) shown in a 900-px notebook keep 10-pt titles above 8 pt.
     fig, axes = plt.subplots(nrows, ncols, figsize=(1.0 * ncols, 1.2 * nrows + 0.3), squeeze=False)
     for ax in axes.flat:
-        _image_axes(ax)
+        image_axes(ax)
         ax.axis("off")
     for ax, img, label in zip(axes.flat, images, labels):
         ax.imshow(img.reshape(IMAGE_SIDE, IMAGE_SIDE), cmap="gray_r", vmin=0, vmax=1)
@@ -315,7 +316,7 @@ def plot_reconstructions(originals: np.ndarray, reconstructions: np.ndarray, lab
     blocks = math.ceil(n / ncols)
     fig, axes = plt.subplots(2 * blocks, ncols, figsize=(1.1 * ncols, 2.7 * blocks + 0.6), squeeze=False)
     for ax in axes.flat:
-        _image_axes(ax)
+        image_axes(ax)
         ax.set_frame_on(False)
     for i in range(n):
         block, col = divmod(i, ncols)
@@ -466,7 +467,7 @@ def plot_interpolations(paths: np.ndarray, starts: np.ndarray, ends: np.ndarray,
         for j, img in enumerate(row):
             ax = axes[i, j]
             ax.imshow(img.reshape(IMAGE_SIDE, IMAGE_SIDE), cmap="gray_r", vmin=0, vmax=1)
-            _image_axes(ax)
+            image_axes(ax)
             if j in (0, steps + 1):
                 for spine in ax.spines.values():
                     spine.set_color("tab:red")
@@ -561,7 +562,7 @@ def plot_image_panels(panels: Sequence[tuple[str, np.ndarray]], title: str) -> A
     fig, axes = plt.subplots(1, len(panels), figsize=(2.4 * len(panels), 3.0), squeeze=False)
     for ax, (name, image) in zip(axes[0], panels):
         ax.imshow(image, cmap="gray_r", vmin=0, vmax=1)
-        _image_axes(ax)
+        image_axes(ax)
         ax.set_title(name, fontsize=10)
     fig.suptitle(title)
     fig.tight_layout()
@@ -609,7 +610,7 @@ def plot_sweep_gallery(entries: Sequence[tuple[str, np.ndarray, np.ndarray]], la
         ax.set_aspect("equal")
         ax.set_title(name if share_axes else f"{name}\n(axes scaled to its own codes)", fontsize=10)
         axes[1, j].imshow(canvas, cmap="gray_r", vmin=0, vmax=1)
-        _image_axes(axes[1, j])
+        image_axes(axes[1, j])
         axes[1, j].set_xlabel("samples, z ~ N(0, I)", fontsize=10)
     fig.suptitle(f"{title}\n(dashed circle: the region that holds 95 % of the prior N(0, I))")
     fig.tight_layout()

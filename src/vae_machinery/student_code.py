@@ -23,6 +23,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -83,12 +84,11 @@ def _answer_cells(notebook: Path) -> dict[str, str]:
     return cells
 
 
-def _run_cells(cells: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Run the answer cells in order in one namespace; return it and each failed cell's error."""
+def _run_cells(cells: dict[str, str], vh: ModuleType) -> tuple[dict[str, Any], dict[str, str]]:
+    """Run the answer cells in order in one namespace (with ``vh``, the helper module, as notebook 02
+    imports it); return it and each failed cell's error."""
     import keras
     from keras import ops
-
-    import vae_helpers as vh
 
     namespace: dict[str, Any] = {"__name__": "notebook_02", "np": np, "ops": ops, "keras": keras, "vh": vh}
     errors = {}
@@ -103,13 +103,11 @@ def _run_cells(cells: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
     return namespace, errors
 
 
-def _training_step(functions: dict[str, Any]) -> str | None:
-    """Train a tiny VAE with ``functions`` for one compiled step (as ``fit`` runs it); None if that works
-    and the loss is finite, else what went wrong (e.g. NumPy inside a function, which the compiled
+def _training_step(functions: dict[str, Any], vh: ModuleType) -> str | None:
+    """Train a tiny ``vh.VAE`` with ``functions`` for one compiled step (as ``fit`` runs it); None if that
+    works and the loss is finite, else what went wrong (e.g. NumPy inside a function, which the compiled
     step cannot run, though the self-check's plain arrays can)."""
     import keras
-
-    import vae_helpers as vh
 
     x = np.random.default_rng(0).random((16, vh.IMAGE_PIXELS), dtype=np.float32)
     try:
@@ -122,13 +120,13 @@ def _training_step(functions: dict[str, Any]) -> str | None:
     return None if np.isfinite(loss) else f"the loss of a training step is {loss}"
 
 
-def _training_failure(functions: dict[str, Any]) -> str | None:
+def _training_failure(functions: dict[str, Any], vh: ModuleType) -> str | None:
     """Why the three functions cannot train the model (naming the ones that fail on their own
     beside the module's other two), or None."""
-    failure = _training_step(functions)
+    failure = _training_step(functions, vh)
     if failure is None:
         return None
-    alone = [f.name for f in STUDENT_FUNCTIONS if _training_step({f.parameter: functions[f.parameter]})]
+    alone = [f.name for f in STUDENT_FUNCTIONS if _training_step({f.parameter: functions[f.parameter]}, vh)]
     who = _listing(alone) if alone else _listing([f.name for f in STUDENT_FUNCTIONS])
     verb = "fails" if len(alone) == 1 else "fail"
     numpy = "; NumPy cannot work on the step's tensors: use keras.ops" if "numpy" in failure.lower() else ""
@@ -140,12 +138,12 @@ def _listing(names: list[str]) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def functions_from_notebook(notebook: str | Path = "02_model.ipynb", *,
-                            verbose: bool = True) -> dict[str, Any]:
+def functions_from_notebook(notebook: str | Path, vh: ModuleType, *, verbose: bool = True) -> dict[str, Any]:
     """The functions the student wrote in notebook 02 (exercises 1-3), as keyword arguments of
     ``vh.VAE`` (``reparameterize=``, ``kl_divergence=``, ``vae_loss=``) when all three pass their
     self-checks and train a tiny VAE for one step; else ``{}``, and the model uses the module's own.
-    Prints one line saying which, and why (``verbose=False``: silent)."""
+    Prints one line saying which, and why (``verbose=False``: silent). ``vh`` is the helper module
+    (``vae_helpers``, which calls this with itself: this package never imports it)."""
     path = Path(notebook)
     names = _listing([f.name for f in STUDENT_FUNCTIONS])
     own = "Training with vae_helpers' own " + _listing([f.parameter for f in STUDENT_FUNCTIONS])
@@ -162,7 +160,7 @@ def functions_from_notebook(notebook: str | Path = "02_model.ipynb", *,
             cells = _answer_cells(path)
         except Exception as error:
             return fall_back(f"{path.name} could not be read ({_one_line(_error(error))})")
-        namespace, errors = _run_cells(cells)
+        namespace, errors = _run_cells(cells, vh)
         found, problems, unwritten = {}, [], []
         for function in STUDENT_FUNCTIONS:
             fn = namespace.get(function.name)
@@ -182,7 +180,7 @@ def functions_from_notebook(notebook: str | Path = "02_model.ipynb", *,
         if unwritten:
             verb = "is" if len(unwritten) == 1 else "are"
             problems.insert(0, f"your {_listing(unwritten)} {verb} not written yet (still None)")
-        failure = None if problems else _training_failure(found)
+        failure = None if problems else _training_failure(found, vh)
         if failure is not None:
             problems.append(failure)
     if problems:
