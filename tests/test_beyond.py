@@ -1,11 +1,12 @@
 """Notebooks 08-10 (conditional VAE, convolutional VAE, posterior collapse) and what they add to
 the helpers: conditional training and evaluation, active units, the run cache.
 
-Their default runs train for minutes (08: about 2, 09: 16 to 35, 10: about 5), too long for nbval on every
-CI run (conftest.py leaves them out of it); here each real notebook runs through papermill with a
-tiny configuration, and the test checks its figures, its result files, and that its worked
-solutions pass their self-checks. The conditional VAE is also checked to really condition: a code z
-decoded with the ten labels gives ten images that a classifier-free check tells apart.
+Their default runs train for minutes to hours (08: about 7 minutes, 09: 1.5 to 2 hours, 10: about 20
+minutes), too long for nbval on every CI run (conftest.py leaves them out of it); here each real
+notebook runs through papermill with a tiny configuration, and the test checks its figures, its
+result files, and that its worked solutions pass their self-checks. The conditional VAE is also
+checked to really condition: a code z decoded with the ten labels gives ten images that a
+classifier-free check tells apart.
 """
 
 import csv
@@ -84,21 +85,28 @@ def test_conditional_vae_notebook_draws_the_digit_it_is_asked_for(tmp_path, mnis
 
 @pytest.mark.slow
 def test_conv_vae_notebook_compares_the_two_architectures(tmp_path, mnist_dir):
-    """09 with one epoch on 1,024 images at latent size 2: the table (CSV) has both models, with the
-    parameter counts of the two architectures, the figure is drawn, the self-checks pass."""
+    """09 with one epoch on 1,024 images at latent size 2, two learning rates, one seed: both architectures
+    try both rates and keep the better on validation; the table (CSV) has the chosen runs, with the
+    parameter counts of the two architectures; the figure is drawn; the self-checks pass."""
     art, imgs = tmp_path / "art", tmp_path / "imgs"
     cells = _run_notebook("09_conv_vae.ipynb", tmp_path, EPOCHS=1, IWAE_K=1, TRAIN_IMAGES=1024,
-                          CONV_LATENT_DIMS=[2], ARTIFACTS_DIR=str(art), IMGS_DIR=str(imgs),
-                          DATA_DIR=str(mnist_dir))
+                          CONV_LATENT_DIMS=[2], SEEDS=[1], LEARNING_RATES=[1e-3, 4e-3],
+                          ARTIFACTS_DIR=str(art), IMGS_DIR=str(imgs), DATA_DIR=str(mnist_dir))
     _figures(imgs, ["conv_vs_mlp_reconstructions"])
     checks = _checks(cells)
     assert len(checks) == 2 and all(text.startswith("Passes the self-check") for text in checks), checks
+    tried = sorted(p.name for p in (art / "conv").iterdir() if p.is_dir())
+    assert tried == [f"{arch}_latent2_lr{rate}_seed1" for arch in ("conv", "mlp")
+                     for rate in ("0.001", "0.004")]
     rows = list(csv.DictReader((art / "conv" / "results.csv").open()))
-    assert [r["run"] for r in rows] == ["mlp_latent2", "conv_latent2"]
+    assert [r["model"] for r in rows] == ["MLP", "conv"] and {r["run"] for r in rows} <= set(tried)
     assert [int(r["parameters"]) for r in rows] == [1_333_012, 134_165]
     for r in rows:
         assert float(r["test_log_px"]) >= -float(r["test_neg_elbo"]) - 0.5 and float(r["s_per_epoch"]) > 0
-    assert "XLA is" in _stdout(cells) and "Claim of the text (about the default run)" in _stdout(cells)
+    out = _stdout(cells)
+    assert "XLA is" in out and "equal time" in out and "moved by 2 pixels" in out
+    assert "(1 and 1 seeds: too few for a test, no verdict)" in out
+    assert "Claim of the text (about the default run)" in out
 
 
 @pytest.mark.slow
@@ -230,7 +238,7 @@ def test_reuse_or_train_trains_once_and_reuses_with_the_same_settings(tmp_path, 
     def train(model):
         def run():
             calls.append(1)
-            print("epoch 1/1  a line of the training log")
+            print("a first line\nepoch 1/1  a line of the training log")
             model.encoder.get_layer("z_mean").set_weights(
                 [np.full_like(w, 0.5) for w in model.encoder.get_layer("z_mean").get_weights()])
             return {"test_neg_elbo": 150.0, "train_time_s": 3.0}
@@ -248,6 +256,10 @@ def test_reuse_or_train_trains_once_and_reuses_with_the_same_settings(tmp_path, 
     assert "a run" in out and "trained in 3 s" in out and "reused from" in out and "training took 3 s" in out
     # What the training printed is printed again, indented, when the run is reused.
     assert out.count("epoch 1/1  a line of the training log") == 2 and "    epoch 1/1  a line" in out
+    assert out.count("a first line") == 2
+    runs.reuse_or_train(tmp_path / "run", {"EPOCHS": 2}, fresh(), train(fresh()), log_lines=1)
+    out = capsys.readouterr().out  # only the last line of the log
+    assert "the last line of its log:" in out and "a first line" not in out and "    epoch 1/1" in out
     runs.reuse_or_train(tmp_path / "run", {"EPOCHS": 3}, fresh(), train(fresh()))  # other settings
     runs.reuse_or_train(tmp_path / "run", {"EPOCHS": 3}, fresh(), train(fresh()), rerun=True)
     assert calls == [1, 1, 1]
@@ -262,7 +274,7 @@ def test_compile_without_xla():
 @pytest.mark.parametrize("bad, message", [
     ({"TRAIN_IMAGES": 0}, "TRAIN_IMAGES must be None"),
     ({"CONV_LATENT_DIMS": [2, 0]}, "its item 0 is not a valid LATENT_DIM"),
-    ({"CONV_LEARNING_RATE": -1.0}, "CONV_LEARNING_RATE must be a finite number > 0"),
+    ({"LEARNING_RATES": [1e-3, -1.0]}, "its item -1.0 is not a valid LEARNING_RATE"),
     ({"COLLAPSE_LATENT_DIM": 2.5}, "COLLAPSE_LATENT_DIM must be a positive integer"),
     ({"HIGH_BETA": -4.0}, "HIGH_BETA must be a finite number >= 0"),
     ({"WARMUP_EPOCHS": -1}, "WARMUP_EPOCHS must be an integer >= 0"),

@@ -40,14 +40,16 @@ def describe(value: Any) -> str:
 KNOWN_PARAMETERS = frozenset({
     "SEED", "SEEDS", "DATASET", "DATA_DIR", "LATENT_DIM", "LATENT_DIMS", "BINARIZED_LATENT_DIMS",
     "CONV_LATENT_DIMS", "COLLAPSE_LATENT_DIM", "HIDDEN_DIM", "EPOCHS", "BATCH_SIZE", "N_SAMPLES",
-    "LEARNING_RATE", "CONV_LEARNING_RATE", "LR_DECAY", "MATMUL_PRECISION", "BETA", "BETAS", "HIGH_BETA",
+    "LEARNING_RATE", "LEARNING_RATES", "LR_DECAY", "MATMUL_PRECISION", "BETA", "BETAS",
+    "HIGH_BETA",
     "BINARIZE", "IWAE_K", "TRAIN_IMAGES", "WARMUP_EPOCHS", "FREE_BITS", "ARTIFACTS_DIR", "SWEEP_DIR",
     "IMGS_DIR", "RESUME", "RERUN", "SCHEDULER_ADDRESS",
 })
 
 # Parameters that hold lists, and the parameter each item must be valid as.
 _LIST_PARAMETERS = {"BETAS": "BETA", "LATENT_DIMS": "LATENT_DIM", "BINARIZED_LATENT_DIMS": "LATENT_DIM",
-                    "CONV_LATENT_DIMS": "LATENT_DIM", "SEEDS": "SEED"}
+                    "CONV_LATENT_DIMS": "LATENT_DIM", "SEEDS": "SEED",
+                    "LEARNING_RATES": "LEARNING_RATE"}
 
 
 def check_parameters(**params: Any) -> None:
@@ -89,7 +91,7 @@ def check_parameters(**params: Any) -> None:
         elif name == "SEED":
             if not is_int(value):
                 problem = "an integer (with papermill use -p, not -r)"
-        elif name in {"LEARNING_RATE", "CONV_LEARNING_RATE"}:
+        elif name == "LEARNING_RATE":
             if not is_real(value) or not math.isfinite(value) or value <= 0:
                 problem = "a finite number > 0, e.g. 1e-3"
         elif name == "LR_DECAY":
@@ -167,8 +169,9 @@ SERIES_DEFAULTS: dict[str, Any] = {
     "LATENT_DIMS": [2, 5, 10, 20], "BINARIZED_LATENT_DIMS": [2, 5, 10, 20],
     "SWEEP_DIR": "../artifacts/experiments", "SEEDS": [42, 43, 44],
     # notebooks 08-10
-    "TRAIN_IMAGES": None, "CONV_LATENT_DIMS": [2, 20], "CONV_LEARNING_RATE": 1e-3, "COLLAPSE_LATENT_DIM": 32,
-    "HIGH_BETA": 4.0, "WARMUP_EPOCHS": 10, "FREE_BITS": 0.25,
+    "TRAIN_IMAGES": None, "CONV_LATENT_DIMS": [2, 20],
+    "LEARNING_RATES": [1e-3, 2e-3, 4e-3], "COLLAPSE_LATENT_DIM": 32, "HIGH_BETA": 4.0, "WARMUP_EPOCHS": 10,
+    "FREE_BITS": 0.25,
 }
 # What notebook 03 trains with, and saves in its config.json: a model trained with these settings is
 # notebook 03's model (04-06 train one with them when 03's is missing; 07's grid varies some of them).

@@ -74,7 +74,7 @@ def _no_retracing_warnings() -> Iterator[None]:
 
 def reuse_or_train(folder: str | Path, settings: Mapping[str, Any], model: Any,
                    train: Callable[[], dict[str, Any]], *, rerun: bool = False,
-                   name: str = "") -> dict[str, Any]:
+                   name: str = "", log_lines: int | None = None) -> dict[str, Any]:
     """The results of one training run, trained now or reused.
 
     If ``folder`` holds a finished run with the same ``settings`` (and
@@ -84,7 +84,8 @@ def reuse_or_train(folder: str | Path, settings: Mapping[str, Any], model: Any,
     file atomically, the record last. Either way one line is printed, and the
     returned dict has ``reused`` (True or False) and ``train_time_s`` (of the
     run that trained the model) besides what ``train()`` returned. What
-    ``train()`` printed is saved too, and printed again (indented) on reuse.
+    ``train()`` printed is saved too, and printed again (indented) on reuse:
+    all of it, or its last ``log_lines`` lines (a notebook that replays many runs).
     """
     folder = Path(folder)
     label = f"{name:<24}" if name else str(folder)
@@ -92,8 +93,12 @@ def reuse_or_train(folder: str | Path, settings: Mapping[str, Any], model: Any,
     if record is not None:
         model.load_weights(folder / WEIGHTS_FILE)
         log = record.get("log", "").rstrip("\n")
+        if log_lines is not None:
+            log = "\n".join(log.splitlines()[-log_lines:]) if log_lines > 0 else ""
+        shown = (", its training log:" if log_lines is None else
+                 ", the last line of its log:" if log_lines == 1 else f", the last {log_lines} lines of its log:")
         print(f"{label} reused from {folder} (training took {record['results']['train_time_s']:.0f} s)"
-              + (", its training log:" if log else ""), flush=True)
+              + (shown if log else ""), flush=True)
         if log:
             print(textwrap.indent(log, "    "), flush=True)
         return {**record["results"], "reused": True}
