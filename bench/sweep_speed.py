@@ -34,6 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+import vae_helpers as vh  # noqa: E402  (the training function the grid's tasks run)
 from vae_machinery import grid  # noqa: E402
 from vae_machinery.parameters import TRAINING_DEFAULTS  # noqa: E402
 from vae_machinery.sweeps import plan_sweep  # noqa: E402
@@ -51,7 +52,8 @@ def time_grid(layout: tuple[int, int], epochs: int, iwae_k: int, seeds: list[int
         client.wait_for_workers(layout[0])
         start = time.perf_counter()
         rows = grid.run_grid(client, tasks, sweep_dir, {"EPOCHS": epochs, "IWAE_K": iwae_k},
-                             defaults=defaults, data_dir=os.environ.get("VAE_DATA_DIR"), progress=False)
+                             train=vh.train_and_save, defaults=defaults,
+                             data_dir=os.environ.get("VAE_DATA_DIR"), progress=False)
         seconds = time.perf_counter() - start
         assert not any(r["reused"] for r in rows)
         return seconds

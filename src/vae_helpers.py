@@ -34,7 +34,7 @@ import statistics
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -584,16 +584,17 @@ def load_artifacts(artifacts_dir: str | os.PathLike, **expected: Any) -> tuple[V
     return model, json.loads((folder / HISTORY_FILE).read_text()), config
 
 
-def train_and_save(artifacts_dir: str | os.PathLike, settings: Mapping[str, Any], data_dir: str | None = None,
-                   *, data: Dataset | None = None) -> dict[str, Any]:
+def train_and_save(artifacts_dir: str | os.PathLike, settings: Mapping[str, Any],
+                   data_dir: str | None = None) -> dict[str, Any]:
     """Notebook 03 in one call: train a VAE with ``settings`` (03's parameters, e.g.
-    ``TRAINING_DEFAULTS``), evaluate it on the test set and save it in ``artifacts_dir``.
-    ``data`` replaces the dataset ``settings`` names (a quick run on fewer images).
+    ``TRAINING_DEFAULTS``), evaluate it on the test set and save it in ``artifacts_dir``. With
+    ``TRAIN_IMAGES`` in ``settings`` it trains on the first training images only (quick runs).
     Returns the saved configuration: the settings and the test results."""
     s = dict(settings)
     set_seed(s["SEED"])
-    if data is None:
-        data = load_dataset(s["DATASET"], data_dir, binarize=s["BINARIZE"])
+    data = load_dataset(s["DATASET"], data_dir, binarize=s["BINARIZE"])
+    if n := s.get("TRAIN_IMAGES"):  # a quick run: the first n training images
+        data = replace(data, x_train=data.x_train[:n], y_train=data.y_train[:n])
     model = VAE(latent_dim=s["LATENT_DIM"], hidden_dim=s["HIDDEN_DIM"], beta=s["BETA"], seed=s["SEED"])
     history = train_vae(model, data, epochs=s["EPOCHS"], batch_size=s["BATCH_SIZE"],
                         learning_rate=s["LEARNING_RATE"], lr_decay=s["LR_DECAY"],
@@ -685,14 +686,13 @@ __all__ = [
     "reparameterize", "save_artifacts", "train_and_save", "train_vae", "vae_loss",
     # the machinery, from vae_machinery
     "ArtifactsError", "BINARIZE_MODES", "CHECKPOINT_FILE", "CONFIG_FILE", "ConstantThenLinearDecay",
-    "DATASETS", "DataError", "Dense", "EXPLORER_MAX_SLIDERS", "EXPLORER_TEXT", "EpochLogger",
-    "HISTORY_FILE", "LatentExplorer", "MATMUL_PRECISIONS", "MODEL_FILE", "ParameterError",
-    "SERIES_DEFAULTS", "STEPS_PER_EXECUTION", "SWEEP_COLUMNS", "TRAINING_DEFAULTS", "claim",
-    "figures_for_model", "set_seed", "start_notebook", "versions", "VAEError", "bfloat16_matmul",
-    "bfloat16_matmul_supported", "check", "check_parameters",
-    "epoch_batches", "epoch_order", "figures_dir", "format_table", "functions_from_notebook",
-    "is_default_run", "latent_explorer", "matmul_precision", "parse_idx", "plan_sweep",
-    "plot_digit_grid", "plot_image_panels", "plot_image_table", "plot_interpolations",
+    "DATASETS", "DataError", "Dense", "EXPLORER_MAX_SLIDERS", "EXPLORER_TEXT", "EpochLogger", "HISTORY_FILE",
+    "LatentExplorer", "MATMUL_PRECISIONS", "MODEL_FILE", "ParameterError", "SERIES_DEFAULTS",
+    "STEPS_PER_EXECUTION", "SWEEP_COLUMNS", "TRAINING_DEFAULTS", "claim", "figures_for_model", "set_seed",
+    "start_notebook", "versions", "VAEError", "bfloat16_matmul", "bfloat16_matmul_supported", "check",
+    "check_parameters", "epoch_batches", "epoch_order", "figures_dir", "format_table",
+    "functions_from_notebook", "is_default_run", "latent_explorer", "matmul_precision", "parse_idx",
+    "plan_sweep", "plot_digit_grid", "plot_image_panels", "plot_image_table", "plot_interpolations",
     "plot_kl_per_dimension", "plot_latent_panels", "plot_latent_space", "plot_latent_sweep",
     "plot_loss_curves", "plot_manifold", "plot_rate_distortion", "plot_reconstructions", "plot_samples",
     "ONE_D", "plot_sweep_gallery", "project_2d", "resolve_matmul_precision", "save_figure",

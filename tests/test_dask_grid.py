@@ -87,17 +87,20 @@ def test_finished_runs_are_reused_and_half_written_ones_are_not(tmp_path, capsys
     precision = resolve_matmul_precision("auto")
     for task in tasks:
         _finished(tmp_path / task["run"], grid.run_settings(task, COMMON, DEFAULTS), precision)
-    rows = grid.run_grid(_NoCluster(), tasks, tmp_path, COMMON, defaults=DEFAULTS, progress=False)
+    rows = grid.run_grid(_NoCluster(), tasks, tmp_path, COMMON, train=vh.train_and_save, defaults=DEFAULTS,
+                         progress=False)
     assert [r["reused"] for r in rows] == [True, True] and rows[1]["SEED"] == 2
     assert capsys.readouterr().out.count("reused (training took 12 s)") == 2
     # A run cut off before its config was written (model and history there, no config) is not finished.
     (tmp_path / tasks[1]["run"] / CONFIG_FILE).unlink()
     with pytest.raises(AssertionError, match="submitted again"):
-        grid.run_grid(_NoCluster(), tasks[1:], tmp_path, COMMON, defaults=DEFAULTS, progress=False)
+        grid.run_grid(_NoCluster(), tasks[1:], tmp_path, COMMON, train=vh.train_and_save, defaults=DEFAULTS,
+                         progress=False)
     # Other settings (here a different precision) are not reused either.
     _finished(tmp_path / tasks[1]["run"], grid.run_settings(tasks[1], COMMON, DEFAULTS), "other")
     with pytest.raises(AssertionError, match="submitted again"):
-        grid.run_grid(_NoCluster(), tasks[1:], tmp_path, COMMON, defaults=DEFAULTS, progress=False)
+        grid.run_grid(_NoCluster(), tasks[1:], tmp_path, COMMON, train=vh.train_and_save, defaults=DEFAULTS,
+                         progress=False)
 
 
 def _worker_env(mnist_dir):
@@ -148,7 +151,8 @@ def test_grid_survives_a_killed_worker_and_matches_a_local_run(tmp_path, mnist_d
     from distributed import Client
 
     tasks = grid.plan_grid(plan_sweep([0.5, 1.0], [2]), [1, 2])
-    kw = dict(defaults=DEFAULTS, data_dir=str(mnist_dir), train_images=TRAIN_IMAGES, progress=False)
+    kw = dict(train=vh.train_and_save, defaults=DEFAULTS, data_dir=str(mnist_dir), train_images=TRAIN_IMAGES,
+              progress=False)
 
     # The default path: a local cluster sized for this machine.
     start = time.perf_counter()

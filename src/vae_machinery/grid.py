@@ -9,12 +9,14 @@ finished yet and gathers the results as they arrive, one printed line each;
 :func:`summarize` turns the runs into one row per setting with the mean and
 standard deviation over the seeds.
 
-Each task calls :func:`train_run`, which trains and saves one run with
-``vh.train_and_save`` (notebook 03 in one call) and notebook 03's defaults
-(``vh.TRAINING_DEFAULTS``, the parameters cells' values) for every setting the
-grid does not vary. A run folder ``SWEEP_DIR/<setting>/seed<SEED>``
-counts as finished only when its ``config.json`` is there: the task deletes
-it before training and ``save_artifacts`` writes it last, each file
+Each task calls :func:`train_run`, which trains and saves one run with the
+training function the caller hands to :func:`run_grid` (notebook 07 hands it
+``vh.train_and_save``, notebook 03 in one call; this package never imports
+``vae_helpers``) and notebook 03's defaults (``vh.TRAINING_DEFAULTS``, the
+parameters cells' values) for every setting the grid does not vary. A run
+folder ``SWEEP_DIR/<setting>/seed<SEED>`` counts as finished only when its
+``config.json`` is there: the task deletes it before training and
+``save_artifacts`` writes it last, each file
 atomically, so a worker that dies mid-run leaves a folder that is trained
 again, never read. Tasks of a lost worker are re-run elsewhere by the
 scheduler; errors raised inside a task are retried (``retries``).
@@ -33,12 +35,11 @@ package installed).
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -80,25 +81,27 @@ def run_settings(task: Mapping[str, Any], common: Mapping[str, Any],
     return {k: v for k, v in settings.items() if k not in _NOT_SETTINGS}
 
 
-def _first_training_images(data: Any, n: int) -> Any:
-    """``data`` with its first ``n`` training images only (quick runs, tests)."""
-    return dataclasses.replace(data, x_train=data.x_train[:n], y_train=data.y_train[:n])
-
-
 def _row(config: Mapping[str, Any], task_run: str, **extra: Any) -> dict[str, Any]:
     setting, _, _ = task_run.partition("/")
     return {"setting": setting, "run": task_run, **{k: config.get(k) for k in GRID_COLUMNS if k not in
                                                     ("setting", "run")}, **extra}
 
 
+# train(folder, settings, data_dir) trains one run and saves it in folder, its config.json last;
+# it returns the saved config (vh.train_and_save).
+TrainFunction = Callable[[Path, Mapping[str, Any], "str | None"], Mapping[str, Any]]
+
+
 def train_run(folder: str, settings: Mapping[str, Any], data_dir: str | None = None, *,
-              run: str = "", rerun: bool = False, train_images: int | None = None) -> dict[str, Any]:
-    """One training run, as notebook 03 does it, saved in ``folder``; the Dask
-    task of :func:`run_grid`. A finished run with the same ``settings`` is
-    returned as it is unless ``rerun`` (a retried task whose first attempt
-    finished). ``train_images`` (quick runs, tests) trains on the first
-    training images only (``TRAIN_IMAGES`` in the saved settings); the
-    validation and test sets are always whole."""
+              train: TrainFunction, run: str = "", rerun: bool = False,
+              train_images: int | None = None) -> dict[str, Any]:
+    """One training run, ``train(folder, settings, data_dir)``, saved in
+    ``folder``; the Dask task of :func:`run_grid`. A finished run with the
+    same ``settings`` is returned as it is unless ``rerun`` (a retried task
+    whose first attempt finished). ``train_images`` (quick runs, tests) trains
+    on the first training images only (``TRAIN_IMAGES`` in the settings
+    ``train`` receives and saves); the validation and test sets are always
+    whole."""
     start = time.perf_counter()
     folder_path = Path(folder)
     settings = dict(settings, **({"TRAIN_IMAGES": train_images} if train_images else {}))
@@ -106,16 +109,10 @@ def train_run(folder: str, settings: Mapping[str, Any], data_dir: str | None = N
     if config is not None:
         return _row(config, run, reused=True, worker=_worker_name(), wall_s=time.perf_counter() - start)
 
-    import vae_helpers as vh
-
     folder_path.mkdir(parents=True, exist_ok=True)
-    (folder_path / CONFIG_FILE).unlink(missing_ok=True)  # unfinished from here until save_artifacts ends
-    data = None
-    if train_images:
-        data = _first_training_images(vh.load_dataset(settings["DATASET"], data_dir,
-                                                      binarize=settings["BINARIZE"]), train_images)
+    (folder_path / CONFIG_FILE).unlink(missing_ok=True)  # unfinished from here until train() saves it
     with _private_python_random(settings["SEED"]):
-        config = vh.train_and_save(folder_path, settings, data_dir, data=data)
+        config = train(folder_path, settings, data_dir)
     return _row(config, run, reused=False, worker=_worker_name(), wall_s=time.perf_counter() - start)
 
 
@@ -226,15 +223,16 @@ def _line(i: int, n: int, row: Mapping[str, Any]) -> str:
 
 
 def run_grid(client: Any, tasks: Sequence[Mapping[str, Any]], sweep_dir: str | os.PathLike,
-             common: Mapping[str, Any], *, defaults: Mapping[str, Any], data_dir: str | None = None,
-             rerun: bool = False, retries: int = 2, train_images: int | None = None,
-             progress: bool | None = None) -> list[dict[str, Any]]:
+             common: Mapping[str, Any], *, train: TrainFunction, defaults: Mapping[str, Any],
+             data_dir: str | None = None, rerun: bool = False, retries: int = 2,
+             train_images: int | None = None, progress: bool | None = None) -> list[dict[str, Any]]:
     """Train every task of :func:`plan_grid` that has no finished folder (all
     of them with ``rerun``) on ``client``'s cluster, each in
-    ``sweep_dir/<run>``; print one line per run as it finishes (reused ones
-    first); return one row per task, in the order of ``tasks``. ``progress``
-    shows Dask's progress bar (default: in a live notebook frontend only, so
-    that papermill's copies hold lines, not widgets)."""
+    ``sweep_dir/<run>`` by ``train`` (see :func:`train_run`); print one line
+    per run as it finishes (reused ones first); return one row per task, in
+    the order of ``tasks``. ``progress`` shows Dask's progress bar (default:
+    in a live notebook frontend only, so that papermill's copies hold lines,
+    not widgets)."""
     from distributed import as_completed
 
     sweep_dir = Path(sweep_dir).resolve()
@@ -251,8 +249,9 @@ def run_grid(client: Any, tasks: Sequence[Mapping[str, Any]], sweep_dir: str | o
             print(_line(len(rows), len(tasks), rows[task["run"]]), flush=True)
             continue
         key = f"train-{task['run']}-{uuid.uuid4().hex[:8]}"
-        futures.append(client.submit(train_run, str(folder), settings, data_dir, run=task["run"], rerun=rerun,
-                                     train_images=train_images, key=key, retries=retries, pure=False))
+        futures.append(client.submit(train_run, str(folder), settings, data_dir, train=train, run=task["run"],
+                                     rerun=rerun, train_images=train_images, key=key, retries=retries,
+                                     pure=False))
     if futures and (progress if progress is not None else _live_frontend()):
         from distributed import progress as dask_progress
 
