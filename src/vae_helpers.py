@@ -47,7 +47,6 @@ import numpy as np
 from keras import ops
 
 from vae_machinery import fast_training
-from vae_machinery.bfloat16 import Dense
 from vae_machinery.errors import ArtifactsError, ParameterError
 from vae_machinery.fast_training import (
     CHECKPOINT_FILE,
@@ -170,8 +169,8 @@ def vae_loss(x: Any, logits: Any, z_mean: Any, z_log_var: Any, beta: float = 1.0
 # ==========================================================================
 HIDDEN_LAYERS = 2  # hidden layers in the encoder and in the decoder
 ACTIVATION = "silu"  # x * sigmoid(x), a smooth ReLU: beats ReLU by 6 nats at latent size 20 (docs/tuning.md)
-# The layers are vae_machinery's Dense: a keras.layers.Dense whose training
-# steps can multiply in bfloat16 on CPUs that have it (docs/performance.md).
+# The layers are Keras' own Dense; compile_vae can make their training steps multiply
+# in bfloat16 on CPUs that have it (docs/performance.md), without changing the layers.
 
 
 def build_encoder(input_dim: int, hidden_dim: int, latent_dim: int,
@@ -181,9 +180,9 @@ def build_encoder(input_dim: int, hidden_dim: int, latent_dim: int,
     x = keras.Input(shape=(input_dim,), name="image")
     h = x
     for i in range(1, hidden_layers + 1):
-        h = Dense(hidden_dim, activation=activation, name=f"hidden{i}")(h)
-    z_mean = Dense(latent_dim, name="z_mean")(h)
-    z_log_var = Dense(latent_dim, name="z_log_var")(h)
+        h = keras.layers.Dense(hidden_dim, activation=activation, name=f"hidden{i}")(h)
+    z_mean = keras.layers.Dense(latent_dim, name="z_mean")(h)
+    z_log_var = keras.layers.Dense(latent_dim, name="z_log_var")(h)
     return keras.Model(x, [z_mean, z_log_var], name="encoder")
 
 
@@ -194,8 +193,8 @@ def build_decoder(latent_dim: int, hidden_dim: int, output_dim: int,
     z = keras.Input(shape=(latent_dim,), name="z")
     h = z
     for i in range(1, hidden_layers + 1):
-        h = Dense(hidden_dim, activation=activation, name=f"hidden{i}")(h)
-    logits = Dense(output_dim, name="logits")(h)
+        h = keras.layers.Dense(hidden_dim, activation=activation, name=f"hidden{i}")(h)
+    logits = keras.layers.Dense(output_dim, name="logits")(h)
     return keras.Model(z, logits, name="decoder")
 
 
@@ -686,7 +685,7 @@ __all__ = [
     "reparameterize", "save_artifacts", "train_and_save", "train_vae", "vae_loss",
     # the machinery, from vae_machinery
     "ArtifactsError", "BINARIZE_MODES", "CHECKPOINT_FILE", "CONFIG_FILE", "ConstantThenLinearDecay",
-    "DATASETS", "DataError", "Dense", "EXPLORER_MAX_SLIDERS", "EXPLORER_TEXT", "EpochLogger", "HISTORY_FILE",
+    "DATASETS", "DataError", "EXPLORER_MAX_SLIDERS", "EXPLORER_TEXT", "EpochLogger", "HISTORY_FILE",
     "LatentExplorer", "MATMUL_PRECISIONS", "MODEL_FILE", "ParameterError", "SERIES_DEFAULTS",
     "STEPS_PER_EXECUTION", "SWEEP_COLUMNS", "TRAINING_DEFAULTS", "claim", "figures_for_model", "set_seed",
     "start_notebook", "versions", "VAEError", "bfloat16_matmul", "bfloat16_matmul_supported", "check",
