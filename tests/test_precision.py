@@ -129,20 +129,25 @@ def test_bfloat16_training_learns_as_well_as_float32(mnist):
 @needs_bf16
 def test_a_bfloat16_training_step_really_multiplies_in_bfloat16_and_the_layers_stay_keras_own():
     """The switch set on each layer object is the one XLA compiles: one training step from the same
-    weights lands on other weights in bfloat16 than in float32, by about bfloat16's rounding."""
+    weights lands on other weights in bfloat16 than in float32, by a small fraction of the step."""
+    def flat(model):
+        return np.concatenate([np.ravel(w) for w in model.get_weights()])
+
     x = np.random.default_rng(1).random((64, 784), dtype=np.float32)
-    weights = {}
+    vh.set_seed(0)
+    initial = flat(vh.VAE(latent_dim=2, hidden_dim=32, seed=0))
+    after = {}
     for precision in ("float32", "bfloat16"):
+        vh.set_seed(0)  # the same initial weights for both
         model = vh.VAE(latent_dim=2, hidden_dim=32, seed=0)
         vh.compile_vae(model, 1e-3, matmul_precision=precision, steps_per_execution=1)
         model.train_on_batch(x)
-        weights[precision] = model.encoder.get_layer("hidden1").kernel.numpy()
+        after[precision] = flat(model)
         assert {type(layer) for layer in model._flatten_layers()
                 if isinstance(layer, vh.keras.layers.Dense)} == {vh.keras.layers.Dense}
-    step = np.abs(weights["float32"] - vh.VAE(latent_dim=2, hidden_dim=32, seed=0).encoder
-                  .get_layer("hidden1").kernel.numpy()).max()
-    difference = np.abs(weights["bfloat16"] - weights["float32"]).max()
-    assert 0 < difference < step, (difference, step)
+    step = np.abs(after["float32"] - initial).mean()
+    difference = np.abs(after["bfloat16"] - after["float32"]).mean()
+    assert 0 < difference < 0.05 * step, (difference, step)
 
 
 @needs_bf16
