@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 import statistics
 import sys
 import time
@@ -47,7 +48,6 @@ import numpy as np
 from keras import ops
 
 from vae_machinery import fast_training
-from vae_machinery.bfloat16 import Dense
 from vae_machinery.errors import ArtifactsError, ParameterError
 from vae_machinery.fast_training import (
     CHECKPOINT_FILE,
@@ -170,32 +170,39 @@ def vae_loss(x: Any, logits: Any, z_mean: Any, z_log_var: Any, beta: float = 1.0
 # ==========================================================================
 HIDDEN_LAYERS = 2  # hidden layers in the encoder and in the decoder
 ACTIVATION = "silu"  # x * sigmoid(x), a smooth ReLU: beats ReLU by 6 nats at latent size 20 (docs/tuning.md)
-# The layers are vae_machinery's Dense: a keras.layers.Dense whose training
-# steps can multiply in bfloat16 on CPUs that have it (docs/performance.md).
+# The layers are Keras' own Dense; compile_vae can make their training steps multiply
+# in bfloat16 on CPUs that have it (docs/performance.md), without changing the layers.
 
 
-def build_encoder(input_dim: int, hidden_dim: int, latent_dim: int,
-                  hidden_layers: int = HIDDEN_LAYERS, activation: str = ACTIVATION) -> keras.Model:
+def seeded_dense(units: int, seeds: random.Random | None, **kwargs: Any) -> keras.layers.Dense:
+    """keras.layers.Dense whose initial weights take the next seed of ``seeds`` (the seed Keras would
+    draw from Python's random state after random.seed); None: Keras draws it from that global state."""
+    seed = None if seeds is None else seeds.randint(1, int(1e9))
+    return keras.layers.Dense(units, kernel_initializer=keras.initializers.GlorotUniform(seed), **kwargs)
+
+
+def build_encoder(input_dim: int, hidden_dim: int, latent_dim: int, hidden_layers: int = HIDDEN_LAYERS,
+                  activation: str = ACTIVATION, seeds: random.Random | None = None) -> keras.Model:
     """x (784) -> hidden layers -> two heads: the mean mu and the log-variance
-    log sigma^2 of q(z|x), each of size latent_dim."""
+    log sigma^2 of q(z|x), each of size latent_dim. ``seeds``: see seeded_dense."""
     x = keras.Input(shape=(input_dim,), name="image")
     h = x
     for i in range(1, hidden_layers + 1):
-        h = Dense(hidden_dim, activation=activation, name=f"hidden{i}")(h)
-    z_mean = Dense(latent_dim, name="z_mean")(h)
-    z_log_var = Dense(latent_dim, name="z_log_var")(h)
+        h = seeded_dense(hidden_dim, seeds, activation=activation, name=f"hidden{i}")(h)
+    z_mean = seeded_dense(latent_dim, seeds, name="z_mean")(h)
+    z_log_var = seeded_dense(latent_dim, seeds, name="z_log_var")(h)
     return keras.Model(x, [z_mean, z_log_var], name="encoder")
 
 
-def build_decoder(latent_dim: int, hidden_dim: int, output_dim: int,
-                  hidden_layers: int = HIDDEN_LAYERS, activation: str = ACTIVATION) -> keras.Model:
+def build_decoder(latent_dim: int, hidden_dim: int, output_dim: int, hidden_layers: int = HIDDEN_LAYERS,
+                  activation: str = ACTIVATION, seeds: random.Random | None = None) -> keras.Model:
     """z (latent_dim) -> hidden layers -> 784 logits, one per pixel
-    (the pixel's probability of ink is sigmoid(logit))."""
+    (the pixel's probability of ink is sigmoid(logit)). ``seeds``: see seeded_dense."""
     z = keras.Input(shape=(latent_dim,), name="z")
     h = z
     for i in range(1, hidden_layers + 1):
-        h = Dense(hidden_dim, activation=activation, name=f"hidden{i}")(h)
-    logits = Dense(output_dim, name="logits")(h)
+        h = seeded_dense(hidden_dim, seeds, activation=activation, name=f"hidden{i}")(h)
+    logits = seeded_dense(output_dim, seeds, name="logits")(h)
     return keras.Model(z, logits, name="decoder")
 
 
@@ -229,9 +236,10 @@ class VAE(keras.Model):
         self.hidden_layers, self.activation = int(hidden_layers), str(activation)
         self.beta, self.seed = float(beta), seed
         self.reparameterize, self.kl_divergence, self.vae_loss = reparameterize, kl_divergence, vae_loss
-        self.encoder = build_encoder(input_dim, hidden_dim, latent_dim, hidden_layers, activation)
+        seeds = None if seed is None else random.Random(seed)  # the layers' initial weights, in order
+        self.encoder = build_encoder(input_dim, hidden_dim, latent_dim, hidden_layers, activation, seeds)
         self.decoder = decoder if decoder is not None else build_decoder(latent_dim, hidden_dim, input_dim,
-                                                                           hidden_layers, activation)
+                                                                           hidden_layers, activation, seeds)
         self.noise = keras.random.SeedGenerator(seed)  # the random state of eps
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction_loss")
         self.kl_tracker = keras.metrics.Mean(name="kl_loss")
@@ -262,23 +270,6 @@ class VAE(keras.Model):
         return {**super().get_config(), "latent_dim": self.latent_dim, "hidden_dim": self.hidden_dim,
                 "input_dim": self.input_dim, "hidden_layers": self.hidden_layers,
                 "activation": self.activation, "beta": self.beta, "seed": self.seed}
-
-
-def describe_model(model: VAE) -> str:
-    """A plain-text summary: layers, output shapes and parameter counts."""
-    lines = []
-    for part in (model.encoder, model.decoder):
-        lines.append(f"{part.name}:")
-        for layer in part.layers:
-            shape = str(tuple(layer.output.shape))
-            if isinstance(layer, keras.layers.InputLayer):
-                lines.append(f"  {layer.name:<10} input  {shape:<12}")
-            else:
-                act = getattr(getattr(layer, "activation", None), "__name__", "")  # none for Reshape, Flatten
-                lines.append(f"  {layer.name:<10} {act:<6} {shape:<12} {layer.count_params():>9,} params")
-        lines.append(f"  total{'':<27}{part.count_params():>9,} params")
-    lines.append(f"VAE total: {model.count_params():,} trainable parameters")
-    return "\n".join(lines)
 
 
 # ==========================================================================
@@ -639,7 +630,7 @@ from vae_machinery.errors import DataError, VAEError  # noqa: E402
 from vae_machinery.exercises import check  # noqa: E402
 from vae_machinery.explorer import EXPLORER_MAX_SLIDERS, EXPLORER_TEXT, LatentExplorer, latent_explorer  # noqa: E402
 from vae_machinery.idx_data import parse_idx  # noqa: E402
-from vae_machinery.notebook_setup import claim, figures_for_model, start_notebook  # noqa: E402
+from vae_machinery.notebook_setup import claim, describe_model, figures_for_model, start_notebook  # noqa: E402
 from vae_machinery.parameters import (  # noqa: E402
     BINARIZE_MODES,
     MATMUL_PRECISIONS,
@@ -683,10 +674,10 @@ __all__ = [
     "decode_manifold", "describe_model", "evaluate_vae", "interpolate", "iwae_log_likelihood",
     "kl_divergence", "kl_per_dimension", "latent_means", "load_artifacts", "load_dataset",
     "log_importance_weights", "log_mean_exp", "reconstruct", "load_or_train", "reconstruction_bce",
-    "reparameterize", "save_artifacts", "train_and_save", "train_vae", "vae_loss",
+    "reparameterize", "save_artifacts", "seeded_dense", "train_and_save", "train_vae", "vae_loss",
     # the machinery, from vae_machinery
     "ArtifactsError", "BINARIZE_MODES", "CHECKPOINT_FILE", "CONFIG_FILE", "ConstantThenLinearDecay",
-    "DATASETS", "DataError", "Dense", "EXPLORER_MAX_SLIDERS", "EXPLORER_TEXT", "EpochLogger", "HISTORY_FILE",
+    "DATASETS", "DataError", "EXPLORER_MAX_SLIDERS", "EXPLORER_TEXT", "EpochLogger", "HISTORY_FILE",
     "LatentExplorer", "MATMUL_PRECISIONS", "MODEL_FILE", "ParameterError", "SERIES_DEFAULTS",
     "STEPS_PER_EXECUTION", "SWEEP_COLUMNS", "TRAINING_DEFAULTS", "claim", "figures_for_model", "set_seed",
     "start_notebook", "versions", "VAEError", "bfloat16_matmul", "bfloat16_matmul_supported", "check",

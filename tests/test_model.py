@@ -290,6 +290,27 @@ def test_same_seed_gives_identical_weights(mnist):
         np.testing.assert_array_equal(a, b)
 
 
+def test_the_seed_alone_fixes_the_initial_weights_as_keras_would_after_set_seed():
+    """vh.VAE(seed=s) seeds each layer's initializer publicly: the same weights whatever was drawn from
+    Python's global random state before (a Dask worker's threads draw from it), and the same weights
+    as Keras' own unseeded draws right after vh.set_seed(s), so runs trained before keep their weights."""
+    import random
+
+    def weights(seed, *, draws_before=0, seeded=True):
+        vh.set_seed(seed)
+        for _ in range(draws_before):
+            random.random()
+        return vh.VAE(latent_dim=3, hidden_dim=16, seed=seed if seeded else None).get_weights()
+
+    reference = weights(5)
+    for other in (weights(5, draws_before=7), weights(5, seeded=False)):
+        for a, b in zip(reference, other):
+            np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(weights(6)[0], reference[0])  # another seed, other weights
+    # Unseeded, the draws before change the weights: what the seed now protects against.
+    assert not np.array_equal(weights(5, draws_before=7, seeded=False)[0], reference[0])
+
+
 def test_training_follows_the_learning_rate_schedule(mnist):
     small = _subset(mnist, 400, 100)
     history = vh.train_vae(_fresh_model(), small, epochs=4, batch_size=100, learning_rate=2e-3,

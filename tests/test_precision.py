@@ -83,7 +83,7 @@ def test_compile_sets_the_precision_of_every_dense_layer_and_inference_stays_flo
     before = [np.asarray(t) for t in model.encoder(x)]
     vh.compile_vae(model, 1e-3, matmul_precision="float32")
     assert vh.matmul_precision(model) == "float32"
-    dense = [layer for layer in model._flatten_layers() if isinstance(layer, vh.Dense)]
+    dense = [layer for layer in model._flatten_layers() if isinstance(layer, vh.keras.layers.Dense)]
     assert len(dense) == 7 and not any(layer.bfloat16_training for layer in dense)
     if vh.bfloat16_matmul_supported():
         vh.compile_vae(model, 1e-3, matmul_precision="bfloat16")
@@ -99,7 +99,7 @@ def test_compile_sets_the_precision_of_every_dense_layer_and_inference_stays_flo
 def test_set_matmul_precision_switches_every_dense_layer_and_nothing_else():
     model = vh.VAE(latent_dim=2, hidden_dim=8, seed=0)
     other = vh.VAE(latent_dim=2, hidden_dim=8, seed=0)
-    dense = [layer for layer in model._flatten_layers() if isinstance(layer, vh.Dense)]
+    dense = [layer for layer in model._flatten_layers() if isinstance(layer, vh.keras.layers.Dense)]
     vh.set_matmul_precision(model, "bfloat16")  # only sets the flag; the product needs XLA at training
     assert vh.matmul_precision(model) == "bfloat16" and all(layer.bfloat16_training for layer in dense)
     assert vh.matmul_precision(other) == "float32", "a flag of the model's layers, not of the class"
@@ -124,6 +124,30 @@ def test_bfloat16_training_learns_as_well_as_float32(mnist):
         assert vh.matmul_precision(model) == precision
         results[precision] = vh.evaluate_vae(model, small.x_test)["neg_elbo"]
     assert results["bfloat16"] < 200 and abs(results["bfloat16"] - results["float32"]) < 3, results
+
+
+@needs_bf16
+def test_a_bfloat16_training_step_really_multiplies_in_bfloat16_and_the_layers_stay_keras_own():
+    """The switch set on each layer object is the one XLA compiles: one training step from the same
+    weights lands on other weights in bfloat16 than in float32, by a small fraction of the step."""
+    def flat(model):
+        return np.concatenate([np.ravel(w) for w in model.get_weights()])
+
+    x = np.random.default_rng(1).random((64, 784), dtype=np.float32)
+    vh.set_seed(0)
+    initial = flat(vh.VAE(latent_dim=2, hidden_dim=32, seed=0))
+    after = {}
+    for precision in ("float32", "bfloat16"):
+        vh.set_seed(0)  # the same initial weights for both
+        model = vh.VAE(latent_dim=2, hidden_dim=32, seed=0)
+        vh.compile_vae(model, 1e-3, matmul_precision=precision, steps_per_execution=1)
+        model.train_on_batch(x)
+        after[precision] = flat(model)
+        assert {type(layer) for layer in model._flatten_layers()
+                if isinstance(layer, vh.keras.layers.Dense)} == {vh.keras.layers.Dense}
+    step = np.abs(after["float32"] - initial).mean()
+    difference = np.abs(after["bfloat16"] - after["float32"]).mean()
+    assert 0 < difference < 0.05 * step, (difference, step)
 
 
 @needs_bf16

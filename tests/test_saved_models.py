@@ -51,8 +51,8 @@ def test_a_model_saved_before_the_split_loads_and_decodes_the_same(old_model_fil
     assert isinstance(model, vh.VAE)
     assert (model.latent_dim, model.hidden_dim, model.input_dim) == (2, 4, vh.IMAGE_PIXELS)
     assert (model.hidden_layers, model.activation, model.beta, model.seed) == (2, "silu", 1.0, 7)
-    dense = [layer for layer in model._flatten_layers() if isinstance(layer, vh.Dense)]
-    assert len(dense) == 7, "its layers are vae_helpers' Dense (bfloat16-capable) layers"
+    dense = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.Dense)]
+    assert len(dense) == 7, "its layers (vae_helpers>Dense, a keras.layers.Dense) load"
     z = np.array(expected["z"], dtype=np.float32)
     decoded = model.decode(z)
     assert decoded.shape == (len(z), vh.IMAGE_PIXELS)
@@ -99,3 +99,61 @@ def test_a_trained_model_round_trips_through_save_and_load_artifacts(mnist, tmp_
     # The optimizer comes back with its schedule and state, ready to train on.
     assert loaded.optimizer.get_config()["learning_rate"] == model.optimizer.get_config()["learning_rate"]
     assert int(loaded.optimizer.iterations) == int(model.optimizer.iterations) == 5
+
+
+def _classes(config: dict) -> set[str]:
+    """Every ``module.class_name`` (or registered name) in a saved model's config.json."""
+    found = set()
+    if isinstance(config, dict):
+        if "class_name" in config and config["class_name"] != "__keras_tensor__":
+            registered = config.get("registered_name") or ""
+            found.add(registered if ">" in registered else f"{config.get('module')}.{config['class_name']}")
+        for value in config.values():
+            found |= _classes(value)
+    elif isinstance(config, list):
+        for value in config:
+            found |= _classes(value)
+    return found
+
+
+LOAD_WITH_KERAS_ALONE = """
+import sys
+import numpy as np
+import keras
+network = keras.saving.load_model(sys.argv[1], safe_mode=True)
+outputs = network.predict(np.load(sys.argv[2]), verbose=0)
+np.save(sys.argv[3], np.concatenate([np.ravel(o) for o in keras.tree.flatten(outputs)]))
+project = [name for name in sys.modules if name.startswith(("vae_helpers", "vae_machinery"))]
+assert not project, project
+"""
+
+
+def test_a_model_saved_now_names_only_keras_layers_and_loads_with_keras_alone(tmp_path):
+    """The speed layer stays out of what a student saves: the VAE's file names vae_helpers' VAE and
+    nothing of vae_machinery; its encoder and decoder, saved alone, name Keras' own classes only
+    and load in a Python that imports Keras and neither vae_helpers nor vae_machinery."""
+    import subprocess
+    import sys
+
+    model = vh.VAE(latent_dim=2, hidden_dim=4, seed=7)
+    vh.compile_vae(model, 1e-3)  # bfloat16 training switched on where the CPU has it: not saved
+    model.save(tmp_path / "vae.keras")
+    with zipfile.ZipFile(tmp_path / "vae.keras") as archive:
+        classes = _classes(json.loads(archive.read("config.json")))
+    assert {name for name in classes if not name.startswith("keras.")} == {"vae_helpers>VAE"}, classes
+    rng = np.random.default_rng(0)
+    for network, inputs in ((model.encoder, rng.random((3, vh.IMAGE_PIXELS), dtype=np.float32)),
+                            (model.decoder, rng.standard_normal((3, 2)).astype(np.float32))):
+        path = tmp_path / f"{network.name}.keras"
+        network.save(path)
+        with zipfile.ZipFile(path) as archive:
+            classes = _classes(json.loads(archive.read("config.json")))
+        assert all(name.startswith("keras.") for name in classes), classes
+        np.save(tmp_path / "inputs.npy", inputs)
+        loaded = subprocess.run([sys.executable, "-c", LOAD_WITH_KERAS_ALONE, str(path),
+                                 str(tmp_path / "inputs.npy"), str(tmp_path / "outputs.npy")],
+                                cwd=tmp_path, capture_output=True, text=True)
+        assert loaded.returncode == 0, loaded.stderr[-2000:]
+        outputs = network.predict(inputs, verbose=0)
+        expected = np.concatenate([np.ravel(o) for o in keras.tree.flatten(outputs)])
+        np.testing.assert_allclose(np.load(tmp_path / "outputs.npy"), expected, rtol=1e-6)

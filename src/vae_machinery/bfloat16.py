@@ -1,12 +1,13 @@
 """bfloat16 matrix products for the training steps, where the CPU has them.
 
 This is performance engineering, not part of the VAE: ``docs/performance.md``
-explains it. :class:`Dense` is a ``keras.layers.Dense`` whose training-step
-product ``inputs @ kernel`` can round both factors to bfloat16 and add up
-in float32 (:func:`bfloat16_matmul`), which CPUs with AVX512-BF16 do about
-twice as fast as float32. Evaluation always multiplies in float32.
-:func:`set_matmul_precision` switches a model's layers;
-:func:`resolve_matmul_precision` says what ``MATMUL_PRECISION`` means here.
+explains it. :func:`set_matmul_precision` lets the ``keras.layers.Dense``
+layers of a model multiply ``inputs @ kernel`` in their training steps with
+both factors rounded to bfloat16 and the sums in float32
+(:func:`bfloat16_matmul`), which CPUs with AVX512-BF16 do about twice as
+fast as float32; the layers stay Keras' own (the switch is set on each layer
+object), so a saved model names no class of this package. Evaluation always
+multiplies in float32. :func:`resolve_matmul_precision` says what ``MATMUL_PRECISION`` means here.
 Keras has no backend-agnostic op for a product whose result type differs
 from its inputs', so :func:`bfloat16_product` is the one place in the
 series with a branch per backend (TensorFlow and JAX, under XLA).
@@ -133,43 +134,51 @@ def _tensorflow_eager() -> bool:
     return tf.executing_eagerly()
 
 
-@keras.saving.register_keras_serializable(package="vae_helpers")
-class Dense(layers.Dense):
-    """``keras.layers.Dense`` whose training steps can multiply in bfloat16.
+def _dense_call(layer: layers.Dense) -> Any:
+    """``layer.call`` for a plain ``keras.layers.Dense`` that can multiply in bfloat16.
 
-    With ``bfloat16_training`` set (by :func:`compile_vae`, through
-    :func:`set_matmul_precision`, for ``MATMUL_PRECISION = "bfloat16"``) the product ``inputs @ kernel`` of a
-    training step rounds both to bfloat16 (8 bits of mantissa) and adds up
-    in float32; weights, biases, activations, the loss and Adam stay
-    float32. Evaluation and inference (``training=False``) always multiply
-    in float32.
+    With ``layer.bfloat16_training`` set (by :func:`set_matmul_precision`) the product
+    ``inputs @ kernel`` of a training step rounds both to bfloat16 (8 bits of mantissa) and adds
+    up in float32; weights, biases, activations, the loss and Adam stay float32. Evaluation and
+    inference (``training=False``) always multiply in float32. It is set on the layer object,
+    not on its class: the model a student reads and saves keeps Keras' own ``Dense``, and its
+    ``.keras`` file names no class of this package.
     """
+    plain = type(layer).call
 
-    bfloat16_training = False
-
-    def call(self, inputs: Any, training: bool | None = None) -> Any:
-        if not (training and self.bfloat16_training) or _tensorflow_eager():
+    def call(inputs: Any, training: bool | None = None) -> Any:
+        if not (training and layer.bfloat16_training) or _tensorflow_eager():
             # (TensorFlow has the float32-result bfloat16 product under XLA
             # only: an eager call, say model(x, training=True) in a cell,
             # multiplies in float32 instead of failing.)
-            return super().call(inputs, training=training)
-        y = bfloat16_matmul(inputs, ops.convert_to_tensor(self.kernel))
-        if self.bias is not None:
-            y = ops.add(y, self.bias)
-        return self.activation(y) if self.activation is not None else y
+            return plain(layer, inputs, training=training)
+        y = bfloat16_matmul(inputs, ops.convert_to_tensor(layer.kernel))
+        if layer.bias is not None:
+            y = ops.add(y, layer.bias)
+        return layer.activation(y) if layer.activation is not None else y
+
+    return call
 
 
-def dense_layers(model: Any) -> list[Dense]:
-    """The :class:`Dense` layers of a VAE's encoder and decoder."""
+@keras.saving.register_keras_serializable(package="vae_helpers")
+class Dense(layers.Dense):
+    """The layer class of models saved before the series used Keras' own ``Dense``
+    (their ``.keras`` files name ``vae_helpers>Dense``): kept, unchanged in what it
+    computes, so that those files still load. New models never use it."""
+
+
+def dense_layers(model: Any) -> list[layers.Dense]:
+    """The ``Dense`` layers of a VAE's encoder and decoder."""
     return [layer for part in (model.encoder, model.decoder) for layer in part.layers
-            if isinstance(layer, Dense)]
+            if isinstance(layer, layers.Dense)]
 
 
 def matmul_precision(model: Any) -> str:
     """``"bfloat16"`` if the model's training steps multiply in bfloat16,
     else ``"float32"``."""
     dense = dense_layers(model)
-    return "bfloat16" if dense and all(layer.bfloat16_training for layer in dense) else "float32"
+    return ("bfloat16" if dense and all(getattr(layer, "bfloat16_training", False) for layer in dense)
+            else "float32")
 
 
 def set_matmul_precision(model: Any, precision: str) -> None:
@@ -177,4 +186,6 @@ def set_matmul_precision(model: Any, precision: str) -> None:
     if precision not in ("float32", "bfloat16"):
         raise ParameterError(f"matmul_precision must be 'float32' or 'bfloat16', not {precision!r}")
     for layer in dense_layers(model):
+        if not hasattr(layer, "bfloat16_training"):  # the first time: give the layer its switchable call
+            layer.call = _dense_call(layer)
         layer.bfloat16_training = precision == "bfloat16"

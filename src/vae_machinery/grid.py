@@ -34,12 +34,11 @@ package installed).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -111,34 +110,10 @@ def train_run(folder: str, settings: Mapping[str, Any], data_dir: str | None = N
 
     folder_path.mkdir(parents=True, exist_ok=True)
     (folder_path / CONFIG_FILE).unlink(missing_ok=True)  # unfinished from here until train() saves it
-    with _private_python_random(settings["SEED"]):
-        config = train(folder_path, settings, data_dir)
+    # The model's initial weights come from its seed (vh.VAE seeds each layer), not from Python's
+    # global random state, which a worker's own threads (connection back-off, gathering) draw from too.
+    config = train(folder_path, settings, data_dir)
     return _row(config, run, reused=False, worker=_worker_name(), wall_s=time.perf_counter() - start)
-
-
-@contextlib.contextmanager
-def _private_python_random(seed: int) -> Iterator[None]:
-    """Keras draws the seed of every unseeded weight initializer from Python's
-    global ``random`` state, which ``vh.set_seed`` seeds; but a Dask worker's
-    own threads (connection back-off, gathering) draw from it too, at any
-    moment, and a run's weights would depend on them. While the model is
-    built, Keras draws from a private generator instead, seeded as
-    ``vh.set_seed(seed)`` seeds the global one: the same weights as notebook
-    03's, whatever the worker's threads do."""
-    import random
-
-    from keras.src.random import seed_generator
-
-    saved = getattr(seed_generator, "python_random", None)
-    if saved is None:  # another Keras version: fall back to reseeding the global state
-        random.seed(seed)
-        yield
-        return
-    seed_generator.python_random = random.Random(seed)
-    try:
-        yield
-    finally:
-        seed_generator.python_random = saved
 
 
 def _worker_name() -> str:

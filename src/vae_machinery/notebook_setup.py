@@ -113,6 +113,24 @@ def figures_for_model(config: Mapping[str, Any], imgs_dir: str | os.PathLike,
     return imgs, False
 
 
+def describe_model(model: Any) -> str:
+    """A plain-text summary of a VAE's encoder and decoder: layers, output shapes and parameter counts."""
+    lines = []
+    for part in (model.encoder, model.decoder):
+        lines.append(f"{part.name}:")
+        for layer in part.layers:
+            shape = str(tuple(layer.output.shape))
+            if isinstance(layer, keras.layers.InputLayer):
+                lines.append(f"  {layer.name:<10} input  {shape:<12}")
+            else:
+                act = getattr(getattr(layer, "activation", None), "__name__", "")  # none for Reshape, Flatten
+                lines.append(f"  {layer.name:<10} {act:<6} {shape:<12} {layer.count_params():>9,} params")
+        lines.append(f"  total{'':<27}{part.count_params():>9,} params")
+    lines.append(f"VAE total: {model.count_params():,} trainable parameters")
+    return "\n".join(lines)
+
+
+
 def claim(holds: bool, statement: str, measured: str, *, default_run: bool) -> None:
     """A sentence of the text about the committed run, and the measure that backs it.
 
@@ -132,4 +150,5 @@ def claim(holds: bool, statement: str, measured: str, *, default_run: bool) -> N
     print(f"Claim of the text (about the default run): {statement}: {verdict}: {measured}.")
 
 
-__all__ = ["claim", "figures_for_model", "notebook_parameters", "set_seed", "start_notebook", "versions"]
+__all__ = ["claim", "describe_model", "figures_for_model", "notebook_parameters", "set_seed",
+           "start_notebook", "versions"]
