@@ -429,12 +429,15 @@ def test_reconstructions_figure_puts_ten_pairs_per_row_and_labels_every_image():
     plt.close(single)
 
 
-@pytest.mark.parametrize("label", [None, "-log N"])
-def test_the_epoch_line_names_the_models_reconstruction_term(label, capsys):
-    """The training log says BCE, unless the model names its reconstruction term (07's Gaussian decoder)."""
+@pytest.mark.parametrize("label, unit", [(None, None), ("-log N", None), ("MSE", "")])
+def test_the_epoch_line_names_the_models_reconstruction_term(label, unit, capsys):
+    """The training log says BCE and nats, unless the model names its reconstruction term (07's Gaussian
+    decoder) or its loss's unit (07's Keras mean squared error: no unit)."""
     model = vh.VAE(latent_dim=2, hidden_dim=8)
     if label is not None:
         model.reconstruction_label = label
+    if unit is not None:
+        model.loss_unit = unit
     vh.compile_vae(model, 1e-3)
     logger = vh.EpochLogger(epochs=3)
     logger.set_model(model)
@@ -446,3 +449,4 @@ def test_the_epoch_line_names_the_models_reconstruction_term(label, capsys):
     name = label or "BCE"
     assert f"train: {name}    1.00" in line and f"val: {name}    4.00" in line
     assert label is None or "BCE" not in line
+    assert ("nats" in line) is (unit is None), line

@@ -31,7 +31,8 @@ class EpochLogger(keras.callbacks.Callback):
     """Print one short line per epoch (train and validation BCE, KL and total, and
     the learning rate the epoch started with) and stop with a clear message
     if the loss becomes NaN or infinite. A model whose reconstruction term is
-    not the BCE names it in its ``reconstruction_label`` (notebook 07's Gaussian decoder)."""
+    not the BCE names it in its ``reconstruction_label`` (notebook 07's Gaussian decoder),
+    and a model whose loss is not in nats says so in its ``loss_unit`` ("": no unit)."""
 
     def __init__(self, epochs: int, verbose: bool = True) -> None:
         super().__init__()
@@ -58,12 +59,14 @@ class EpochLogger(keras.callbacks.Callback):
             )
         if self.verbose:
             w, name = len(str(self.epochs)), getattr(self.model, "reconstruction_label", "BCE")
+            unit = getattr(self.model, "loss_unit", "nats")
+            unit = f" {unit}" if unit else ""
             print(
                 f"epoch {epoch + 1:>{w}}/{self.epochs}  "
                 f"train: {name} {logs['reconstruction_loss']:7.2f}  KL {logs['kl_loss']:5.2f}  "
                 f"loss {logs['loss']:7.2f} | "
                 f"val: {name} {logs['val_reconstruction_loss']:7.2f}  KL {logs['val_kl_loss']:5.2f}  "
-                f"loss {logs['val_loss']:7.2f} nats | lr {self.learning_rates[-1]:.1e} | "
+                f"loss {logs['val_loss']:7.2f}{unit} | lr {self.learning_rates[-1]:.1e} | "
                 f"{self.epoch_times[-1]:.1f} s",
                 flush=True,
             )
