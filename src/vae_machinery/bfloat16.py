@@ -7,7 +7,8 @@ both factors rounded to bfloat16 and the sums in float32
 (:func:`bfloat16_matmul`), which CPUs with AVX512-BF16 do about twice as
 fast as float32; the layers stay Keras' own (the switch is set on each layer
 object), so a saved model names no class of this package. Evaluation always
-multiplies in float32. :func:`resolve_matmul_precision` says what ``MATMUL_PRECISION`` means here.
+multiplies in float32. :func:`resolve_matmul_precision` says what
+``MATMUL_PRECISION`` means here.
 Keras has no backend-agnostic op for a product whose result type differs
 from its inputs', so :func:`bfloat16_product` is the one place in the
 series with a branch per backend (TensorFlow and JAX, under XLA).

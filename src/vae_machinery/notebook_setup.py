@@ -130,7 +130,6 @@ def describe_model(model: Any) -> str:
     return "\n".join(lines)
 
 
-
 def claim(holds: bool, statement: str, measured: str, *, default_run: bool) -> None:
     """A sentence of the text about the committed run, and the measure that backs it.
 

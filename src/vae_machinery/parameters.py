@@ -40,16 +40,14 @@ def describe(value: Any) -> str:
 KNOWN_PARAMETERS = frozenset({
     "SEED", "SEEDS", "DATASET", "DATA_DIR", "LATENT_DIM", "LATENT_DIMS", "BINARIZED_LATENT_DIMS",
     "CONV_LATENT_DIMS", "COLLAPSE_LATENT_DIM", "HIDDEN_DIM", "EPOCHS", "BATCH_SIZE", "N_SAMPLES",
-    "LEARNING_RATE", "LEARNING_RATES", "LR_DECAY", "MATMUL_PRECISION", "BETA", "BETAS",
-    "HIGH_BETA",
+    "LEARNING_RATE", "LEARNING_RATES", "LR_DECAY", "MATMUL_PRECISION", "BETA", "BETAS", "HIGH_BETA",
     "BINARIZE", "IWAE_K", "TRAIN_IMAGES", "WARMUP_EPOCHS", "FREE_BITS", "ARTIFACTS_DIR", "SWEEP_DIR",
     "IMGS_DIR", "RESUME", "RERUN", "SCHEDULER_ADDRESS",
 })
 
 # Parameters that hold lists, and the parameter each item must be valid as.
 _LIST_PARAMETERS = {"BETAS": "BETA", "LATENT_DIMS": "LATENT_DIM", "BINARIZED_LATENT_DIMS": "LATENT_DIM",
-                    "CONV_LATENT_DIMS": "LATENT_DIM", "SEEDS": "SEED",
-                    "LEARNING_RATES": "LEARNING_RATE"}
+                    "CONV_LATENT_DIMS": "LATENT_DIM", "SEEDS": "SEED", "LEARNING_RATES": "LEARNING_RATE"}
 
 
 def check_parameters(**params: Any) -> None:

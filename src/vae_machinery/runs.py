@@ -93,10 +93,11 @@ def reuse_or_train(folder: str | Path, settings: Mapping[str, Any], model: Any,
     if record is not None:
         model.load_weights(folder / WEIGHTS_FILE)
         log = record.get("log", "").rstrip("\n")
+        shown = ", its training log:"
         if log_lines is not None:
             log = "\n".join(log.splitlines()[-log_lines:]) if log_lines > 0 else ""
-        shown = (", its training log:" if log_lines is None else ", the last line of its log:"
-                 if log_lines == 1 else f", the last {log_lines} lines of its log:")
+            lines = "line" if log_lines == 1 else f"{log_lines} lines"
+            shown = f", the last {lines} of its log:"
         print(f"{label} reused from {folder} (training took {record['results']['train_time_s']:.0f} s)"
               + (shown if log else ""), flush=True)
         if log:
