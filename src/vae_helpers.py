@@ -47,7 +47,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from vae_machinery import fast_training
+from vae_machinery import fast_training, runs
 from vae_machinery.errors import ArtifactsError, ParameterError
 from vae_machinery.fast_training import (
     CHECKPOINT_FILE,
@@ -57,10 +57,11 @@ from vae_machinery.fast_training import (
     epoch_batches,
     epoch_order,
 )
-from vae_machinery.files import CONFIG_FILE, HISTORY_FILE, MODEL_FILE, atomic_write, write_json
+from vae_machinery.files import HISTORY_FILE, MODEL_FILE, atomic_write, write_json
 from vae_machinery.idx_data import DATASETS, IMAGE_SIDE, read_arrays
 from vae_machinery.notebook_setup import set_seed, versions
 from vae_machinery.parameters import TRAINING_DEFAULTS, check_parameters, describe, is_int
+from vae_machinery.runs import RUN_FILE
 
 # ==========================================================================
 # 1. Data
@@ -543,28 +544,29 @@ def interpolate(model: VAE, x_start: np.ndarray, x_end: np.ndarray, steps: int =
 # 7. Saving and loading (what 03_training writes and 04-06 read)
 # ==========================================================================
 def save_artifacts(artifacts_dir: str | os.PathLike, model: VAE, history: Mapping[str, Sequence[float]],
-                   config: Mapping[str, Any]) -> Path:
-    """Save the trained model, its history and the configuration it was
-    trained with, each file atomically. The config is written last, so a
-    folder whose config is present has a complete set."""
-    folder = Path(artifacts_dir)
+                   settings: Mapping[str, Any], results: Mapping[str, Any] | None = None) -> Path:
+    """Save the trained model, its history and its run record (the ``settings`` it was trained
+    with, its ``results``, the precision of its products), each file atomically. The record,
+    ``run.json``, is removed first and written last: a folder that has it has a complete set."""
+    folder = runs.start_run(artifacts_dir)
     atomic_write(folder / MODEL_FILE, lambda p: model.save(p))
     write_json(folder / HISTORY_FILE, dict(history))
-    write_json(folder / CONFIG_FILE, dict(config))
+    runs.write_run(folder, settings, results or {}, model_file=MODEL_FILE,
+                   matmul_precision=matmul_precision(model))
     return folder
 
 
 def load_artifacts(artifacts_dir: str | os.PathLike, **expected: Any) -> tuple[VAE, dict[str, list[float]],
                                                                             dict[str, Any]]:
-    """Load what ``03_training.ipynb`` saved, after checking that it exists
-    and was trained with the ``expected`` settings (e.g. ``LATENT_DIM=2``).
-    The model is loaded in Keras' safe mode."""
+    """Load what ``03_training.ipynb`` saved, after checking that it exists and was trained with the
+    ``expected`` settings (e.g. ``LATENT_DIM=2``): the model (in Keras' safe mode), its history, and
+    its settings and results in one dict."""
     folder = Path(artifacts_dir)
-    config_path = folder / CONFIG_FILE
-    if not config_path.is_file() or not (folder / MODEL_FILE).is_file():
+    record = runs.read_run(folder)
+    if record is None:
         raise ArtifactsError(f"No trained model in {str(folder)!r}. Run 03_training.ipynb first "
                              "(or `make run`), with the same ARTIFACTS_DIR.")
-    config = json.loads(config_path.read_text())
+    config = runs.flat(record)
     for name, value in expected.items():
         if config.get(name) != value:
             raise ArtifactsError(
@@ -580,7 +582,7 @@ def train_and_save(artifacts_dir: str | os.PathLike, settings: Mapping[str, Any]
     """Notebook 03 in one call: train a VAE with ``settings`` (03's parameters, e.g.
     ``TRAINING_DEFAULTS``), evaluate it on the test set and save it in ``artifacts_dir``. With
     ``TRAIN_IMAGES`` in ``settings`` it trains on the first training images only (quick runs).
-    Returns the saved configuration: the settings and the test results."""
+    Returns the settings and the test results in one dict, as :func:`load_artifacts` does."""
     s = dict(settings)
     set_seed(s["SEED"])
     data = load_dataset(s["DATASET"], data_dir, binarize=s["BINARIZE"])
@@ -592,12 +594,11 @@ def train_and_save(artifacts_dir: str | os.PathLike, settings: Mapping[str, Any]
                         matmul_precision=s["MATMUL_PRECISION"], seed=s["SEED"], verbose=False)
     test = evaluate_vae(model, data.x_test)
     iw = iwae_log_likelihood(model, data.x_test, k=s["IWAE_K"], seed=s["SEED"])
-    config = {**s, "test_neg_elbo": test["neg_elbo"], "test_bce": test["bce"], "test_kl": test["kl"],
-              "test_log_px": iw["log_px"], "val_loss": history["val_loss"][-1],
-              "matmul_precision": matmul_precision(model),
-              "train_time_s": float(sum(history["epoch_time_s"]))}
-    save_artifacts(artifacts_dir, model, history, config)  # config.json last: the run is finished
-    return config
+    results = {"test_neg_elbo": test["neg_elbo"], "test_bce": test["bce"], "test_kl": test["kl"],
+               "test_log_px": iw["log_px"], "val_loss": history["val_loss"][-1],
+               "train_time_s": float(sum(history["epoch_time_s"]))}
+    save_artifacts(artifacts_dir, model, history, s, results)
+    return {**s, **results, "matmul_precision": matmul_precision(model)}
 
 
 def load_or_train(artifacts_dir: str | os.PathLike, data_dir: str | None = None,
@@ -606,7 +607,7 @@ def load_or_train(artifacts_dir: str | os.PathLike, data_dir: str | None = None,
     alone, e.g. on Colab), first train one as notebook 03 does, with its defaults and the
     ``expected`` settings, and save it there for the next notebook."""
     folder = Path(artifacts_dir)
-    if not (folder / CONFIG_FILE).is_file() or not (folder / MODEL_FILE).is_file():
+    if runs.read_run(folder) is None:
         settings = {**TRAINING_DEFAULTS, **expected}
         print(f"No trained model in {str(folder)!r} yet: training one as 03_training.ipynb does, with its "
               f"defaults ({settings['EPOCHS']} epochs, latent size {settings['LATENT_DIM']}; about 1 to 2 "
@@ -676,9 +677,9 @@ __all__ = [
     "log_importance_weights", "log_mean_exp", "reconstruct", "load_or_train", "reconstruction_bce",
     "reparameterize", "save_artifacts", "seeded_dense", "train_and_save", "train_vae", "vae_loss",
     # the machinery, from vae_machinery
-    "ArtifactsError", "BINARIZE_MODES", "CHECKPOINT_FILE", "CONFIG_FILE", "ConstantThenLinearDecay",
+    "ArtifactsError", "BINARIZE_MODES", "CHECKPOINT_FILE", "ConstantThenLinearDecay",
     "DATASETS", "DataError", "EXPLORER_MAX_SLIDERS", "EXPLORER_TEXT", "EpochLogger", "HISTORY_FILE",
-    "LatentExplorer", "MATMUL_PRECISIONS", "MODEL_FILE", "ParameterError", "SERIES_DEFAULTS",
+    "LatentExplorer", "MATMUL_PRECISIONS", "MODEL_FILE", "ParameterError", "RUN_FILE", "SERIES_DEFAULTS",
     "STEPS_PER_EXECUTION", "SWEEP_COLUMNS", "TRAINING_DEFAULTS", "claim", "figures_for_model", "set_seed",
     "start_notebook", "versions", "VAEError", "bfloat16_matmul", "bfloat16_matmul_supported", "check",
     "check_parameters", "epoch_batches", "epoch_order", "figures_dir", "format_table",

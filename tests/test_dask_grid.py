@@ -25,8 +25,8 @@ from pathlib import Path
 import pytest
 
 import vae_helpers as vh
-from vae_machinery import grid
-from vae_machinery.files import CONFIG_FILE, MODEL_FILE
+from vae_machinery import grid, runs
+from vae_machinery.files import MODEL_FILE
 from vae_machinery.sweeps import plan_sweep
 
 pytest.importorskip("distributed")
@@ -70,9 +70,9 @@ def test_summary_mean_std_and_the_seed_spread():
 def _finished(folder, settings, precision):
     folder.mkdir(parents=True, exist_ok=True)
     (folder / MODEL_FILE).write_bytes(b"model")
-    config = {**settings, "test_neg_elbo": 150.0, "test_bce": 140.0, "test_kl": 10.0, "test_log_px": -145.0,
-              "train_time_s": 12.0, "val_loss": 151.0, "matmul_precision": precision}
-    (folder / CONFIG_FILE).write_text(json.dumps(config))
+    results = {"test_neg_elbo": 150.0, "test_bce": 140.0, "test_kl": 10.0, "test_log_px": -145.0,
+               "train_time_s": 12.0, "val_loss": 151.0}
+    runs.write_run(folder, settings, results, model_file=MODEL_FILE, matmul_precision=precision)
 
 
 class _NoCluster:
@@ -91,8 +91,8 @@ def test_finished_runs_are_reused_and_half_written_ones_are_not(tmp_path, capsys
                          progress=False)
     assert [r["reused"] for r in rows] == [True, True] and rows[1]["SEED"] == 2
     assert capsys.readouterr().out.count("reused (training took 12 s)") == 2
-    # A run cut off before its config was written (model and history there, no config) is not finished.
-    (tmp_path / tasks[1]["run"] / CONFIG_FILE).unlink()
+    # A run cut off before its record was written (model and history there, no record) is not finished.
+    (tmp_path / tasks[1]["run"] / runs.RUN_FILE).unlink()
     with pytest.raises(AssertionError, match="submitted again"):
         grid.run_grid(_NoCluster(), tasks[1:], tmp_path, COMMON, train=vh.train_and_save, defaults=DEFAULTS,
                          progress=False)
@@ -201,7 +201,7 @@ def test_grid_survives_a_killed_worker_and_matches_a_local_run(tmp_path, mnist_d
     assert not differ, (killed, differ)
     for task in tasks:  # every run folder is complete
         folder = tmp_path / "remote" / task["run"]
-        assert {p.name for p in folder.iterdir()} >= {MODEL_FILE, CONFIG_FILE, "history.json"}
+        assert {p.name for p in folder.iterdir()} >= {MODEL_FILE, runs.RUN_FILE, "history.json"}
         assert not [p for p in folder.iterdir() if p.name.startswith(".")], "no temporary file left behind"
 
     # A second local run of the grid reuses every run and starts no training.

@@ -281,15 +281,14 @@ SHORT = {
 def _instructor_runs(runs: Path, mnist_dir: Path) -> None:
     """What the instructor has before grading: 03's default run (the repository's artifacts/ after
     `make run` or nbval, else trained now) and 07-10's short version, in ``runs``."""
-    import json
-
     import papermill as pm
 
     from vae_machinery.parameters import SERIES_DEFAULTS
+    from vae_machinery.runs import read_run
 
-    config = ROOT / "artifacts" / "config.json"
-    trained = config.is_file() and all(json.loads(config.read_text()).get(k) == SERIES_DEFAULTS[k]
-                                       for k in ("EPOCHS", "LATENT_DIM", "HIDDEN_DIM", "BETA", "SEED"))
+    record = read_run(ROOT / "artifacts")
+    trained = record is not None and all(record["settings"].get(k) == SERIES_DEFAULTS[k]
+                                         for k in ("EPOCHS", "LATENT_DIM", "HIDDEN_DIM", "BETA", "SEED"))
     editions.linked_copy(ROOT / "artifacts" if trained else runs / "missing", runs)
     todo = ([] if trained else [(NOTEBOOKS[2], {})]) + [
         (path, SHORT[path.name[:2]]) for path in NOTEBOOKS if path.name[:2] in SHORT]

@@ -379,7 +379,7 @@ def test_a_hosted_kernel_runs_notebook_04_alone_training_the_model_of_03(hosted,
     printed = "".join(o.get("text", "") for c in nbformat.read(alone / "out.ipynb", as_version=4).cells
                       if c.cell_type == "code" for o in c.outputs)
     assert "No trained model in '../artifacts' yet: training one as 03_training.ipynb does" in printed
-    assert (tmp_path / "artifacts" / "config.json").is_file()
+    assert (tmp_path / "artifacts" / "run.json").is_file()
     # 03's defaults make this the default run: the text's claims are checked as in the committed run.
     assert "Checked: the VAE reconstructs far better than the mean image" in printed
 

@@ -1,13 +1,13 @@
 """The model: shapes, loss math against NumPy, saving, and a short training run."""
 
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import vae_helpers as vh
+from vae_machinery import runs
 from vae_machinery.files import atomic_write
 
 
@@ -166,11 +166,12 @@ def test_artifacts_round_trip(tmp_path):
     history = {"loss": [1.0, 0.5]}
     config = {"DATASET": "mnist", "LATENT_DIM": 2}
     vh.save_artifacts(tmp_path, model, history, config)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "history.json", "vae.keras"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["history.json", "run.json", "vae.keras"]
     loaded, loaded_history, loaded_config = vh.load_artifacts(tmp_path, DATASET="mnist", LATENT_DIM=2)
     assert isinstance(loaded, vh.VAE) and loaded.latent_dim == 2 and loaded.hidden_dim == 16
     np.testing.assert_allclose(vh.latent_means(loaded, x), vh.latent_means(model, x), rtol=1e-6)
-    assert loaded_history == history and loaded_config == config
+    assert loaded_history == history
+    assert loaded_config == {**config, "matmul_precision": vh.matmul_precision(model)}
 
 
 def test_learning_rate_is_constant_then_falls_linearly_to_zero():
@@ -213,7 +214,8 @@ def test_missing_artifacts_say_which_notebook_to_run(tmp_path):
 
 def test_mismatched_artifacts_are_refused(tmp_path):
     (tmp_path / "vae.keras").write_bytes(b"")
-    (tmp_path / "config.json").write_text(json.dumps({"DATASET": "mnist", "LATENT_DIM": 2}))
+    runs.write_run(tmp_path, {"DATASET": "mnist", "LATENT_DIM": 2}, {}, model_file="vae.keras",
+                   matmul_precision="float32")
     with pytest.raises(vh.ArtifactsError,
                        match="trained with LATENT_DIM = 2.*this notebook has LATENT_DIM = 10"):
         vh.load_artifacts(tmp_path, DATASET="mnist", LATENT_DIM=10)

@@ -2,13 +2,11 @@
 against NumPy, the choice of precision, and its errors."""
 
 import dataclasses
-import json
 
 import numpy as np
 import pytest
 
 import vae_helpers as vh
-from vae_machinery.sweeps import reusable_run
 
 needs_bf16 = pytest.mark.skipif(not vh.bfloat16_matmul_supported(),
                                 reason="this CPU has no native bfloat16 products (AVX512-BF16/AMX)")
@@ -160,32 +158,6 @@ def test_resume_refuses_a_checkpoint_of_the_other_precision(mnist, tmp_path):
     with pytest.raises(vh.ArtifactsError, match=r"'matmul_precision': \('bfloat16', 'float32'\)"):
         vh.train_vae(vh.VAE(hidden_dim=16, seed=3), small, epochs=2, matmul_precision="float32", resume=True,
                      **kwargs)
-
-
-def test_a_sweep_reuses_only_runs_trained_with_the_precision_of_this_machine(tmp_path):
-    params = {"BETA": 1.0, "LATENT_DIM": 2, "ARTIFACTS_DIR": str(tmp_path)}
-    here = vh.resolve_matmul_precision("auto")
-    other = "float32" if here == "bfloat16" else "bfloat16"
-    assert reusable_run(tmp_path, params) is None  # nothing saved yet
-    (tmp_path / vh.MODEL_FILE).write_bytes(b"model")
-    for saved, reused in ((here, True), (other, False)):
-        config = {"BETA": 1.0, "LATENT_DIM": 2, "matmul_precision": saved, "test_neg_elbo": 140.0,
-                  "val_loss": 141.0}
-        (tmp_path / vh.CONFIG_FILE).write_text(json.dumps(config))
-        assert (reusable_run(tmp_path, params) == config) is reused, saved
-        assert reusable_run(tmp_path, {**params, "BETA": 2.0}) is None
-    # Configs written before MATMUL_PRECISION existed come from float32 runs.
-    (tmp_path / vh.CONFIG_FILE).write_text(json.dumps({"BETA": 1.0, "LATENT_DIM": 2, "val_loss": 141.0}))
-    assert (reusable_run(tmp_path, params) is not None) is (here == "float32")
-    # Runs from before the validation split (no val_loss) trained on other images: never reused.
-    config = {"BETA": 1.0, "LATENT_DIM": 2, "matmul_precision": here, "test_neg_elbo": 140.0}
-    (tmp_path / vh.CONFIG_FILE).write_text(json.dumps(config))
-    assert reusable_run(tmp_path, params) is None
-    # A sweep that asks for float32 reuses float32 runs on any machine.
-    config = {"BETA": 1.0, "LATENT_DIM": 2, "MATMUL_PRECISION": "float32", "matmul_precision": "float32",
-              "val_loss": 141.0}
-    (tmp_path / vh.CONFIG_FILE).write_text(json.dumps(config))
-    assert reusable_run(tmp_path, {**params, "MATMUL_PRECISION": "float32"}) == config
 
 
 @needs_bf16

@@ -42,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = "06_latent_space.ipynb"
 EXPLORER_CALL = "latent_explorer("  # the source of the cell that makes the explorer (as tools/build_site.py)
-MODEL_FILES = ("config.json", "history.json", "vae.keras")  # what notebook 06 loads from ARTIFACTS_DIR
+MODEL_FILES = ("run.json", "history.json", "vae.keras")  # what notebook 06 loads from ARTIFACTS_DIR
 WAIT = 240  # seconds: starting JupyterLab and running 06's first cells on a busy 2-core machine
 WINDOW = (1400, 900)  # a laptop screen
 # Where the screenshot clicks the map, as fractions of the map image (the map's axes span x 0.11-0.74,

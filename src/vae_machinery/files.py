@@ -9,10 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-# What notebook 03 saves in ARTIFACTS_DIR (vae_helpers.save_artifacts) and the later notebooks read.
+# What notebook 03 saves in ARTIFACTS_DIR (vae_helpers.save_artifacts) besides its run record
+# (vae_machinery.runs.RUN_FILE), and the later notebooks read.
 MODEL_FILE = "vae.keras"
 HISTORY_FILE = "history.json"
-CONFIG_FILE = "config.json"
 
 
 def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:

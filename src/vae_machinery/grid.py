@@ -15,10 +15,10 @@ training function the caller hands to :func:`run_grid` (notebook 07 hands it
 ``vae_helpers``) and notebook 03's defaults (``vh.TRAINING_DEFAULTS``, the
 parameters cells' values) for every setting the grid does not vary. A run
 folder ``SWEEP_DIR/<setting>/seed<SEED>`` counts as finished only when its
-``config.json`` is there: the task deletes it before training and
-``save_artifacts`` writes it last, each file
-atomically, so a worker that dies mid-run leaves a folder that is trained
-again, never read. Tasks of a lost worker are re-run elsewhere by the
+run record is there (:mod:`vae_machinery.runs`, the series' one run record and
+reuse rule): the task removes it before training and ``save_artifacts`` writes
+it last, each file atomically, so a worker that dies mid-run leaves a folder
+that is trained again, never read. Tasks of a lost worker are re-run elsewhere by the
 scheduler; errors raised inside a task are retried (``retries``).
 
 Give every worker process one task thread (``dask worker --nthreads 1``; use
@@ -42,8 +42,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .files import CONFIG_FILE
-from .sweeps import SWEEP_COLUMNS, native_stderr_to, reusable_run
+from .runs import finished_run, flat, start_run
+from .sweeps import SWEEP_COLUMNS, native_stderr_to
 
 # The local cluster: (worker processes, task threads each), one single-threaded worker
 # per core, each with one TensorFlow thread. One worker running a task per core on a
@@ -86,8 +86,8 @@ def _row(config: Mapping[str, Any], task_run: str, **extra: Any) -> dict[str, An
                                                     ("setting", "run")}, **extra}
 
 
-# train(folder, settings, data_dir) trains one run and saves it in folder, its config.json last;
-# it returns the saved config (vh.train_and_save).
+# train(folder, settings, data_dir) trains one run and saves it in folder, its run record last;
+# it returns the run's settings and results in one dict (vh.train_and_save).
 TrainFunction = Callable[[Path, Mapping[str, Any], "str | None"], Mapping[str, Any]]
 
 
@@ -104,12 +104,11 @@ def train_run(folder: str, settings: Mapping[str, Any], data_dir: str | None = N
     start = time.perf_counter()
     folder_path = Path(folder)
     settings = dict(settings, **({"TRAIN_IMAGES": train_images} if train_images else {}))
-    config = None if rerun else reusable_run(folder_path, settings)
-    if config is not None:
-        return _row(config, run, reused=True, worker=_worker_name(), wall_s=time.perf_counter() - start)
+    record = None if rerun else finished_run(folder_path, settings)
+    if record is not None:
+        return _row(flat(record), run, reused=True, worker=_worker_name(), wall_s=time.perf_counter() - start)
 
-    folder_path.mkdir(parents=True, exist_ok=True)
-    (folder_path / CONFIG_FILE).unlink(missing_ok=True)  # unfinished from here until train() saves it
+    start_run(folder_path)  # unfinished from here until train() saves its record
     # The model's initial weights come from its seed (vh.VAE seeds each layer), not from Python's
     # global random state, which a worker's own threads (connection back-off, gathering) draw from too.
     config = train(folder_path, settings, data_dir)
@@ -218,9 +217,9 @@ def run_grid(client: Any, tasks: Sequence[Mapping[str, Any]], sweep_dir: str | o
         folder = sweep_dir / task["run"]
         settings = run_settings(task, common, defaults)
         lookup = dict(settings, **({"TRAIN_IMAGES": train_images} if train_images else {}))
-        config = None if rerun else reusable_run(folder, lookup)
-        if config is not None:
-            rows[task["run"]] = _row(config, task["run"], reused=True, worker="-", wall_s=0.0)
+        record = None if rerun else finished_run(folder, lookup)
+        if record is not None:
+            rows[task["run"]] = _row(flat(record), task["run"], reused=True, worker="-", wall_s=0.0)
             print(_line(len(rows), len(tasks), rows[task["run"]]), flush=True)
             continue
         key = f"train-{task['run']}-{uuid.uuid4().hex[:8]}"

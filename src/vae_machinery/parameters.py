@@ -171,7 +171,7 @@ SERIES_DEFAULTS: dict[str, Any] = {
     "LEARNING_RATES": [1e-3, 2e-3, 4e-3], "COLLAPSE_LATENT_DIM": 32, "HIGH_BETA": 4.0, "WARMUP_EPOCHS": 10,
     "FREE_BITS": 0.25,
 }
-# What notebook 03 trains with, and saves in its config.json: a model trained with these settings is
+# What notebook 03 trains with, and saves in its run record: a model trained with these settings is
 # notebook 03's model (04-06 train one with them when 03's is missing; 07's grid varies some of them).
 TRAINING_SETTINGS = ("DATASET", "LATENT_DIM", "HIDDEN_DIM", "EPOCHS", "BATCH_SIZE", "LEARNING_RATE",
                      "LR_DECAY", "MATMUL_PRECISION", "BETA", "BINARIZE", "SEED", "IWAE_K")

@@ -1,14 +1,26 @@
-"""Training runs of notebooks 08-10, saved and reused.
+"""Training runs, saved and reused: the one run record of the series.
 
-Those notebooks train several models each (notebook 09's convolutional ones
-take minutes). :func:`reuse_or_train` keeps every finished run in a folder of
-its own, the weights and a JSON file with the run's settings and results, and
-reuses it when the notebook runs again with the same settings, so that
-re-executing a notebook (to change its prose, or after an interruption) does
-not train everything again; what the training printed (one line per epoch)
-is saved with the run and shown again when it is reused. A run trained with other settings, or on a
-machine whose ``MATMUL_PRECISION = "auto"`` means something else, is trained
-afresh and replaces the folder's contents.
+Every run the series keeps (notebook 03's model, each run of 07's grid, the
+runs of 08-10) is a folder with the model and one record, ``run.json``::
+
+    {"settings": {...},            what was trained: the parameters
+     "results": {...},             what came out: test metrics, validation loss, train_time_s
+     "matmul_precision": "...",    what the training steps multiplied in: "float32" or "bfloat16"
+     "model": "vae.keras",         the model file beside it (or "model.weights.h5")
+     "log": "..."}                 what training printed (may be empty)
+
+The record is written last, each file atomically, and removed before a run
+starts training (:func:`start_run`), so a folder without it is unfinished and
+is trained again, never read. :func:`finished_run` is the one reuse rule: a
+run is reused when its record's settings are exactly the ones asked for and its
+products used the precision those settings mean on this machine
+(``MATMUL_PRECISION``, default ``"auto"``: a run from a float32-only machine
+is not reused on a bfloat16 one, nor the other way round).
+:func:`reuse_or_train` is that rule for notebooks 08-10, which train models of
+their own (their weights are saved); notebook 03's ``vh.save_artifacts`` and
+07's grid (``vh.train_and_save``) save the whole model (``vae.keras``) with the
+same record. Folders saved by versions before this record (``config.json``) are
+converted by ``tools/convert_runs.py``, or trained again.
 """
 
 from __future__ import annotations
@@ -32,17 +44,53 @@ RUN_FILE = "run.json"
 WEIGHTS_FILE = "model.weights.h5"
 
 
-def finished_run(folder: str | Path, settings: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The saved record of the run in ``folder`` if it finished with exactly
-    ``settings`` on a machine like this one, else None."""
+def _plain(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """``settings`` as they read back from JSON (tuples become lists), to compare with a saved record."""
+    return json.loads(json.dumps(dict(settings)))
+
+
+def start_run(folder: str | Path) -> Path:
+    """Make ``folder`` and remove its record: from here until :func:`write_run` the run is unfinished."""
     folder = Path(folder)
-    record_path, weights = folder / RUN_FILE, folder / WEIGHTS_FILE
-    if not (record_path.is_file() and weights.is_file()):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / RUN_FILE).unlink(missing_ok=True)
+    return folder
+
+
+def write_run(folder: str | Path, settings: Mapping[str, Any], results: Mapping[str, Any], *,
+              model_file: str, matmul_precision: str, log: str = "") -> dict[str, Any]:
+    """Write the record of the finished run in ``folder`` (atomically; call it last, once
+    ``model_file`` is saved there) and return it."""
+    record = {"settings": _plain(settings), "results": _plain(results), "matmul_precision": matmul_precision,
+              "model": model_file, "log": log}
+    write_json(Path(folder) / RUN_FILE, record)
+    return record
+
+
+def read_run(folder: str | Path) -> dict[str, Any] | None:
+    """The record of the finished run in ``folder``; None if it has none, or its model file is missing."""
+    path = Path(folder) / RUN_FILE
+    if not path.is_file():
         return None
-    record = json.loads(record_path.read_text())
-    same = (record.get("settings") == json.loads(json.dumps(dict(settings)))
-            and record.get("auto_precision") == resolve_matmul_precision("auto"))
+    record = json.loads(path.read_text())
+    return record if (Path(folder) / record.get("model", "")).is_file() else None
+
+
+def finished_run(folder: str | Path, settings: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The record of the run in ``folder`` if it finished with exactly ``settings``, its products in the
+    precision they mean on this machine; else None."""
+    record = read_run(folder)
+    if record is None:
+        return None
+    precision = resolve_matmul_precision(settings.get("MATMUL_PRECISION", "auto"))
+    same = record["settings"] == _plain(settings) and record["matmul_precision"] == precision
     return record if same else None
+
+
+def flat(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A record's settings, results and precision in one dict (``config["LATENT_DIM"]``,
+    ``config["test_neg_elbo"]``): what ``vh.load_artifacts`` returns and 07's grid tabulates."""
+    return {**record["settings"], **record["results"], "matmul_precision": record["matmul_precision"]}
 
 
 class _Tee(io.TextIOBase):
@@ -75,9 +123,9 @@ def _no_retracing_warnings() -> Iterator[None]:
 def reuse_or_train(folder: str | Path, settings: Mapping[str, Any], model: Any,
                    train: Callable[[], dict[str, Any]], *, rerun: bool = False,
                    name: str = "", log_lines: int | None = None) -> dict[str, Any]:
-    """The results of one training run, trained now or reused.
+    """The results of one training run of a notebook's own model (08-10), trained now or reused.
 
-    If ``folder`` holds a finished run with the same ``settings`` (and
+    If ``folder`` holds a finished run with the same ``settings`` (:func:`finished_run`; and
     ``rerun`` is False), its weights are loaded into ``model`` and its saved
     results returned. Otherwise ``train()`` trains ``model`` and returns its
     results (a JSON-friendly dict); weights and results are then saved, each
@@ -108,12 +156,11 @@ def reuse_or_train(folder: str | Path, settings: Mapping[str, Any], model: Any,
     with _no_retracing_warnings(), contextlib.redirect_stdout(tee):
         results = dict(train())
     results.setdefault("train_time_s", time.perf_counter() - start)
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / RUN_FILE).unlink(missing_ok=True)  # no record while the weights change
+    start_run(folder)  # no record while the weights change
     partial = folder / f".partial-{WEIGHTS_FILE}"  # Keras wants the name to end in .weights.h5
     model.save_weights(partial)
     os.replace(partial, folder / WEIGHTS_FILE)
-    write_json(folder / RUN_FILE, {"settings": dict(settings), "results": results, "log": "".join(tee.parts),
-                                   "auto_precision": resolve_matmul_precision("auto")})
+    write_run(folder, settings, results, model_file=WEIGHTS_FILE, log="".join(tee.parts),
+              matmul_precision=resolve_matmul_precision(settings.get("MATMUL_PRECISION", "auto")))
     print(f"{label} trained in {results['train_time_s']:.0f} s", flush=True)
     return {**results, "reused": False}

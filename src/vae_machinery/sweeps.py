@@ -1,7 +1,7 @@
-"""Sweeps: grids of training runs (notebook 07), their reuse and their tables.
+"""Sweeps: grids of training runs (notebook 07) and their tables.
 
 :func:`plan_sweep` lists the runs (:mod:`vae_machinery.grid` trains them on
-Dask), :func:`reusable_run` says whether a finished run can be reused, and
+Dask, :mod:`vae_machinery.runs` says when a finished one is reused), and
 :func:`write_csv` and :func:`format_table` write and print the results. No
 module of the package runs notebooks: papermill is the tools' (``make run``).
 """
@@ -9,15 +9,13 @@ module of the package runs notebooks: papermill is the tools' (``make run``).
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .bfloat16 import resolve_matmul_precision
-from .files import CONFIG_FILE, MODEL_FILE, atomic_write
+from .files import atomic_write
 
 SWEEP_COLUMNS = ("run", "DATASET", "BINARIZE", "BETA", "LATENT_DIM", "EPOCHS", "IWAE_K",
                  "test_neg_elbo", "test_bce", "test_kl", "test_log_px", "train_time_s")
@@ -37,26 +35,6 @@ def plan_sweep(betas: Sequence[float], latent_dims: Sequence[int],
             name = f"beta{beta:g}_latent{dim}" + ("_binarized" if binarize else "")
             runs.append({"run": name, **run})
     return runs
-
-
-def reusable_run(folder: Path, params: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The saved config of a finished run in ``folder`` if it was trained
-    with ``params`` and with the matrix-product precision this machine would
-    use now (a run from a float32-only machine is not reused on a bfloat16
-    one, or the other way round); else None. Runs saved before the series
-    held out a validation set (their config has no ``val_loss``) trained on
-    other images and are not reused either."""
-    config_path = folder / CONFIG_FILE
-    if not (config_path.is_file() and (folder / MODEL_FILE).is_file()):
-        return None
-    config = json.loads(config_path.read_text())
-    if "val_loss" not in config:
-        return None
-    paths = ("ARTIFACTS_DIR", "IMGS_DIR", "DATA_DIR")
-    same = all(config.get(k) == v for k, v in params.items() if k not in paths)
-    precision = resolve_matmul_precision(params.get("MATMUL_PRECISION", "auto"))
-    # Runs saved before the setting existed multiplied in float32.
-    return config if same and config.get("matmul_precision", "float32") == precision else None
 
 
 @contextlib.contextmanager
