@@ -3,7 +3,8 @@ the helpers: conditional training and evaluation, active units, the run cache.
 
 Their default runs train for minutes to hours (08: about 7 minutes, 09: 1.5 to 2 hours, 10: about 20
 minutes), too long for nbval on every CI run (conftest.py leaves them out of it); here each real
-notebook runs through papermill with a tiny configuration, and the test checks its figures, its
+notebook runs through papermill with a tiny configuration (its short version in tests/conftest.py, run
+once per test session and graded on by tests/test_editions.py), and the test checks its figures, its
 result files, and that its worked solutions pass their self-checks. The conditional VAE is also
 checked to really condition: a code z decoded with the ten labels gives ten images that a
 classifier-free check tells apart.
@@ -22,16 +23,6 @@ import vae_helpers as vh
 from vae_machinery import fast_training, runs
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _run_notebook(name, tmp_path, **parameters):
-    """Execute notebooks/<name> with papermill; return the executed cells."""
-    import papermill as pm
-
-    out = tmp_path / name
-    pm.execute_notebook(str(ROOT / "notebooks" / name), str(out), parameters=parameters,
-                        kernel_name="python3", cwd=str(ROOT / "notebooks"), progress_bar=False)
-    return json.loads(out.read_text())["cells"]
 
 
 def _checks(cells):
@@ -54,13 +45,12 @@ def _figures(folder, names):
 # The notebooks, through papermill
 # --------------------------------------------------------------------------
 @pytest.mark.slow
-def test_conditional_vae_notebook_draws_the_digit_it_is_asked_for(tmp_path, mnist_dir, mnist):
-    """08 with 2 epochs: figures, saved runs, self-checks; and the conditioning itself, checked
-    without a classifier: the code z = 0 decoded as each digit is nearest to that digit's mean
-    training image (in pixel space) for at least 9 of the 10 digits."""
-    art, imgs = tmp_path / "art", tmp_path / "imgs"
-    cells = _run_notebook("08_conditional_vae.ipynb", tmp_path, EPOCHS=2, IWAE_K=2, ARTIFACTS_DIR=str(art),
-                          IMGS_DIR=str(imgs), DATA_DIR=str(mnist_dir))
+def test_conditional_vae_notebook_draws_the_digit_it_is_asked_for(short_runs, mnist):
+    """08 with 2 epochs (its short version, tests/conftest.py): figures, saved runs, self-checks; and
+    the conditioning itself, checked without a classifier: the code z = 0 decoded as each digit is
+    nearest to that digit's mean training image (in pixel space) for at least 9 of the 10 digits."""
+    cells = short_runs("08")
+    art, imgs = short_runs.folder, short_runs.folder / "imgs"
     _figures(imgs, ["cvae_digits", "cvae_style_transfer", "cvae_latent_space"])
     checks = _checks(cells)
     assert len(checks) == 3 and all(text.startswith("Passes the self-check") for text in checks), checks
@@ -84,14 +74,13 @@ def test_conditional_vae_notebook_draws_the_digit_it_is_asked_for(tmp_path, mnis
 
 
 @pytest.mark.slow
-def test_conv_vae_notebook_compares_the_two_architectures(tmp_path, mnist_dir):
-    """09 with one epoch on 1,024 images at latent size 2, two learning rates, one seed: both architectures
-    try both rates and keep the better on validation; the table (CSV) has the chosen runs, with the
-    parameter counts of the two architectures; the figure is drawn; the self-checks pass."""
-    art, imgs = tmp_path / "art", tmp_path / "imgs"
-    cells = _run_notebook("09_conv_vae.ipynb", tmp_path, EPOCHS=1, IWAE_K=1, TRAIN_IMAGES=1024,
-                          CONV_LATENT_DIMS=[2], SEEDS=[1], LEARNING_RATES=[1e-3, 4e-3],
-                          ARTIFACTS_DIR=str(art), IMGS_DIR=str(imgs), DATA_DIR=str(mnist_dir))
+def test_conv_vae_notebook_compares_the_two_architectures(short_runs):
+    """09 with one epoch on 1,024 images at latent size 2, two learning rates, one seed (its short
+    version): both architectures try both rates and keep the better on validation; the table (CSV) has
+    the chosen runs, with the parameter counts of the two architectures; the figure is drawn; the
+    self-checks pass."""
+    cells = short_runs("09")
+    art, imgs = short_runs.folder, short_runs.folder / "imgs"
     _figures(imgs, ["conv_vs_mlp_reconstructions"])
     checks = _checks(cells)
     assert len(checks) == 2 and all(text.startswith("Passes the self-check") for text in checks), checks
@@ -110,13 +99,11 @@ def test_conv_vae_notebook_compares_the_two_architectures(tmp_path, mnist_dir):
 
 
 @pytest.mark.slow
-def test_posterior_collapse_notebook_counts_active_units(tmp_path, mnist_dir):
-    """10 with one epoch on 1,024 images, latent size 8: six runs, each with its active units and
-    KL per dimension; the figure; the self-checks."""
-    art, imgs = tmp_path / "art", tmp_path / "imgs"
-    cells = _run_notebook("10_posterior_collapse.ipynb", tmp_path, EPOCHS=1, WARMUP_EPOCHS=1, IWAE_K=1,
-                          TRAIN_IMAGES=1024, COLLAPSE_LATENT_DIM=8, HIDDEN_DIM=64, ARTIFACTS_DIR=str(art),
-                          IMGS_DIR=str(imgs), DATA_DIR=str(mnist_dir))
+def test_posterior_collapse_notebook_counts_active_units(short_runs):
+    """10 with one epoch on 1,024 images, latent size 8 (its short version): six runs, each with its
+    active units and KL per dimension; the figure; the self-checks."""
+    cells = short_runs("10")
+    art, imgs = short_runs.folder, short_runs.folder / "imgs"
     _figures(imgs, ["kl_per_dimension"])
     checks = _checks(cells)
     assert len(checks) == 3 and all(text.startswith("Passes the self-check") for text in checks), checks

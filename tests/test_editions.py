@@ -265,22 +265,10 @@ def test_grade_says_which_notebooks_exist():
 # --------------------------------------------------------------------------
 # All ten notebooks (the full check: `make check`)
 # --------------------------------------------------------------------------
-# A course's short version of 07-10, as their tests run them (tests/test_experiments.py and
-# tests/test_beyond.py): the instructor runs these first, then grading reuses the runs.
-SHORT = {
-    "07": {"EPOCHS": 1, "SEEDS": [1, 2], "BETAS": [0.5, 1.0], "LATENT_DIMS": [2, 5],
-           "BINARIZED_LATENT_DIMS": [2], "IWAE_K": 5},
-    "08": {"EPOCHS": 2, "IWAE_K": 2, "SEEDS": [42]},
-    "09": {"EPOCHS": 1, "IWAE_K": 1, "TRAIN_IMAGES": 1024, "CONV_LATENT_DIMS": [2], "SEEDS": [42],
-           "LEARNING_RATES": [1e-3]},
-    "10": {"EPOCHS": 1, "WARMUP_EPOCHS": 1, "IWAE_K": 1, "TRAIN_IMAGES": 1024, "COLLAPSE_LATENT_DIM": 8,
-           "HIDDEN_DIM": 64},
-}
-
-
-def _instructor_runs(runs: Path, mnist_dir: Path) -> None:
-    """What the instructor has before grading: 03's default run (the repository's artifacts/ after
-    `make run` or nbval, else trained now) and 07-10's short version, in ``runs``."""
+def _instructor_runs(runs: Path, short_runs) -> None:
+    """What the instructor has before grading, in ``runs``: 03's default run (the repository's artifacts/
+    after `make run` or nbval, else trained now) and 07-10's short version (tests/conftest.py: run once
+    per test session, here linked in)."""
     import papermill as pm
 
     from vae_machinery.parameters import SERIES_DEFAULTS
@@ -290,18 +278,20 @@ def _instructor_runs(runs: Path, mnist_dir: Path) -> None:
     trained = record is not None and all(record["settings"].get(k) == SERIES_DEFAULTS[k]
                                          for k in ("EPOCHS", "LATENT_DIM", "HIDDEN_DIM", "BETA", "SEED"))
     editions.linked_copy(ROOT / "artifacts" if trained else runs / "missing", runs)
-    todo = ([] if trained else [(NOTEBOOKS[2], {})]) + [
-        (path, SHORT[path.name[:2]]) for path in NOTEBOOKS if path.name[:2] in SHORT]
-    for path, short in todo:
-        parameters = editions.grading_parameters(path, runs, {**short, "DATA_DIR": str(mnist_dir),
-                                                             "IMGS_DIR": str(runs / "imgs")})
-        parameters.pop("RESUME", None)
-        pm.execute_notebook(str(path), str(runs / f"instructor-{path.name}"), parameters=parameters,
+    if not trained:
+        pm.execute_notebook(str(NOTEBOOKS[2]), str(runs / f"instructor-{NOTEBOOKS[2].name}"),
+                            parameters={"ARTIFACTS_DIR": str(runs), "DATA_DIR": str(short_runs.mnist_dir),
+                                        "IMGS_DIR": str(runs / "imgs")},
                             kernel_name="python3", cwd=str(ROOT / "notebooks"), progress_bar=False)
+    for number in short_runs.parameters:
+        short_runs(number)
+    for folder in short_runs.folder.iterdir():  # experiments/, conditional/, conv/, collapse/
+        if folder.is_dir() and folder.name != "imgs":
+            editions.linked_copy(folder, runs / folder.name)
 
 
 @pytest.mark.slow
-def test_grading_every_notebook_of_the_series(tmp_path, monkeypatch, mnist_dir, capsys):
+def test_grading_every_notebook_of_the_series(tmp_path, monkeypatch, mnist_dir, short_runs, capsys):
     """The worked solutions of all ten notebooks get every autograded point on the instructor's
     finished runs (nothing retrains while grading); the time to grade each notebook is printed.
 
@@ -311,7 +301,7 @@ def test_grading_every_notebook_of_the_series(tmp_path, monkeypatch, mnist_dir, 
     longest test of `make check` and check nothing more."""
     monkeypatch.setenv("VAE_DATA_DIR", str(mnist_dir))
     runs = tmp_path / "runs"
-    _instructor_runs(runs, mnist_dir)
+    _instructor_runs(runs, short_runs)
     submissions = tmp_path / "submissions"
     editions.instructor_edition(submissions / "teacher")
     scores = {}
@@ -320,7 +310,7 @@ def test_grading_every_notebook_of_the_series(tmp_path, monkeypatch, mnist_dir, 
     (ROOT / "build").mkdir(exist_ok=True)
     course = Path(tempfile.mkdtemp(prefix="grading-course-", dir=ROOT / "build"))
     for path in NOTEBOOKS:  # one notebook at a time: 07-10 with their short version
-        parameters = SHORT.get(path.name[:2], {})
+        parameters = short_runs.parameters.get(path.name[:2], {})
         graded = editions.grade([submissions / "teacher"], course, [path], runs=runs, parameters=parameters)
         for student, rows in graded.items():
             scores.setdefault(student, {}).update(rows)

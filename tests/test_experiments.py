@@ -1,7 +1,6 @@
 """Notebook 07 (the experiments sweep) and its helpers."""
 
 import csv
-import json
 from pathlib import Path
 
 import numpy as np
@@ -61,24 +60,15 @@ def test_interpolation_starts_and_ends_at_the_reconstructions():
 
 
 @pytest.mark.slow
-def test_experiments_notebook_runs_a_tiny_sweep_and_reuses_it(tmp_path, mnist_dir):
+def test_experiments_notebook_runs_a_tiny_sweep_and_reuses_it(short_runs):
     """The real notebook 07 through papermill: 4 settings x 2 seeds of one
-    epoch on its default local Dask cluster, then again (every run reused),
-    checking the tables, the figures, and that the worked solutions pass their
-    self-checks and hidden tests on this run's numbers."""
-    import papermill as pm
-
-    params = dict(EPOCHS=1, SEEDS=[1, 2], BETAS=[0.5, 1.0], LATENT_DIMS=[2, 5], BINARIZED_LATENT_DIMS=[2],
-                  IWAE_K=5,
-                  SWEEP_DIR=str(tmp_path / "sweep"), IMGS_DIR=str(tmp_path / "imgs"), DATA_DIR=str(mnist_dir))
+    epoch on its default local Dask cluster (its short version, tests/conftest.py),
+    then again (every run reused), checking the tables, the figures, and that the
+    worked solutions pass their self-checks and hidden tests on this run's numbers."""
     outputs = []
-    notebook = ROOT / "notebooks" / "07_experiments.ipynb"
     checks = []
-    for i in range(2):
-        out = tmp_path / f"07_run{i}.ipynb"
-        pm.execute_notebook(str(notebook), str(out), parameters=params,
-                            kernel_name="python3", cwd=str(ROOT / "notebooks"), progress_bar=False)
-        cells = json.loads(out.read_text())["cells"]
+    sweep, imgs = short_runs.folder / "experiments", short_runs.folder / "imgs"
+    for cells in (short_runs("07"), short_runs.execute("07", "07-again.ipynb")):
         streams = [o["text"] for c in cells if c["cell_type"] == "code" for o in c["outputs"]
                    if o["output_type"] == "stream"]
         outputs.append("".join(t if isinstance(t, str) else "".join(t) for t in streams))
@@ -93,13 +83,13 @@ def test_experiments_notebook_runs_a_tiny_sweep_and_reuses_it(tmp_path, mnist_di
     assert "Dask scheduler at tcp://127.0.0.1:" in outputs[0]
     assert "Kernel is running over TCP" not in outputs[0], "nested kernels' stderr leaks into the notebook"
     assert len(checks) >= 4 and all(text.startswith("Passes the self-check") for text in checks), checks
-    rows = list(csv.DictReader((tmp_path / "sweep" / "results.csv").open()))
+    rows = list(csv.DictReader((sweep / "results.csv").open()))
     settings = ["beta0.5_latent2", "beta1_latent2", "beta1_latent5", "beta1_latent2_binarized"]
     assert [r["run"] for r in rows] == [f"{s}/seed{seed}" for s in settings for seed in (1, 2)]
     for r in rows:
         elbo, log_px = float(r["test_neg_elbo"]), float(r["test_log_px"])
         assert 0 < elbo < 400 and -elbo - 0.5 <= log_px < 0
-    summary = list(csv.DictReader((tmp_path / "sweep" / "summary.csv").open()))
+    summary = list(csv.DictReader((sweep / "summary.csv").open()))
     assert [r["setting"] for r in summary] == settings and {r["seeds"] for r in summary} == {"2"}
     assert [r["BINARIZE"] for r in summary] == ["", "", "", "dynamic"]
     assert [r["LATENT_DIM"] for r in summary] == ["2", "2", "5", "2"]
@@ -109,4 +99,4 @@ def test_experiments_notebook_runs_a_tiny_sweep_and_reuses_it(tmp_path, mnist_di
         assert float(s["test_neg_elbo_std"]) == pytest.approx(np.std(elbos, ddof=1), abs=1e-3)
     for name in ("beta_sweep", "beta_sweep_gallery", "latent_sweep", "latent_sweep_samples",
                  "decoder_reconstructions", "decoder_samples"):
-        assert (tmp_path / "imgs" / f"{name}.png").stat().st_size > 10_000
+        assert (imgs / f"{name}.png").stat().st_size > 10_000
