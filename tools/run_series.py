@@ -1,8 +1,9 @@
 """Run the notebooks of the series with papermill, in dependency order.
 
-Notebooks 07-10 are not part of the series run: each trains models of its own
-for minutes (07, the experiments: 13 training runs, about 10 minutes; 08-10,
-the conditional and convolutional VAEs and posterior collapse). Select them
+Notebooks 07-10 are not part of the series run: each trains models of its own,
+for minutes to hours (07, the experiments: 43 training runs, about 35 minutes;
+08-10, the conditional and convolutional VAEs and posterior collapse: about 7
+minutes, 1.5 to 2 hours and 12 minutes). Select them
 with ``--only``, e.g. ``--only 07`` or ``--only 08 09 10``; each runs alone.
 
 01 and 02 run at the same time, then 03 (training) alone, then 04-06 together,
@@ -16,7 +17,7 @@ Examples (from the repository root; ``make run`` calls this)::
     python tools/run_series.py -p EPOCHS 5 -p LATENT_DIM 10
     python tools/run_series.py --inplace            # refresh the committed notebooks
     python tools/run_series.py --only 07 -p EPOCHS 1   # a quick experiments sweep
-    python tools/run_series.py --only 08 09 10      # beyond the basic VAE (about 25 minutes)
+    python tools/run_series.py --only 08 09 10      # beyond the basic VAE (about 2 hours)
 
 Each ``-p NAME VALUE`` is passed to every notebook that declares ``NAME`` in
 its ``parameters`` cell (values are read like papermill's ``-p``: ints,
