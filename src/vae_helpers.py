@@ -598,7 +598,7 @@ def train_and_save(artifacts_dir: str | os.PathLike, settings: Mapping[str, Any]
                "test_log_px": iw["log_px"], "val_loss": history["val_loss"][-1],
                "train_time_s": float(sum(history["epoch_time_s"]))}
     save_artifacts(artifacts_dir, model, history, s, results)
-    return {**s, **results, "matmul_precision": matmul_precision(model)}
+    return runs.flat(runs.read_run(artifacts_dir))
 
 
 def load_or_train(artifacts_dir: str | os.PathLike, data_dir: str | None = None,

@@ -49,6 +49,12 @@ def _plain(settings: Mapping[str, Any]) -> dict[str, Any]:
     return json.loads(json.dumps(dict(settings)))
 
 
+def matmul_precision_for(settings: Mapping[str, Any]) -> str:
+    """The precision a run with ``settings`` multiplies in on this machine (its ``MATMUL_PRECISION``,
+    default ``"auto"``)."""
+    return resolve_matmul_precision(settings.get("MATMUL_PRECISION", "auto"))
+
+
 def start_run(folder: str | Path) -> Path:
     """Make ``folder`` and remove its record: from here until :func:`write_run` the run is unfinished."""
     folder = Path(folder)
@@ -82,8 +88,8 @@ def finished_run(folder: str | Path, settings: Mapping[str, Any]) -> dict[str, A
     record = read_run(folder)
     if record is None:
         return None
-    precision = resolve_matmul_precision(settings.get("MATMUL_PRECISION", "auto"))
-    same = record["settings"] == _plain(settings) and record["matmul_precision"] == precision
+    same = (record["settings"] == _plain(settings)
+            and record["matmul_precision"] == matmul_precision_for(settings))
     return record if same else None
 
 
@@ -161,6 +167,6 @@ def reuse_or_train(folder: str | Path, settings: Mapping[str, Any], model: Any,
     model.save_weights(partial)
     os.replace(partial, folder / WEIGHTS_FILE)
     write_run(folder, settings, results, model_file=WEIGHTS_FILE, log="".join(tee.parts),
-              matmul_precision=resolve_matmul_precision(settings.get("MATMUL_PRECISION", "auto")))
+              matmul_precision=matmul_precision_for(settings))
     print(f"{label} trained in {results['train_time_s']:.0f} s", flush=True)
     return {**results, "reused": False}
