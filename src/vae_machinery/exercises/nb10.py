@@ -54,6 +54,16 @@ def _half_share(answer: Any, by_name: dict) -> None:
     if value > 0.5:
         raise Mismatch(f"{value:g} is more than half: the half of the dimensions with the smallest KL cannot "
                        "carry more than the other half")
+    # Each of the smaller half's dimensions carries at least the run's smallest KL, so the share is at least
+    # half * smallest / sum. Half of that bound is checked: it rejects 0 and another run's (collapsed) share,
+    # and says nothing about the value itself.
+    kl = np.sort(np.asarray(by_name.get("β = 1, free bits", {}).get("kl_per_dim", []), dtype=np.float64))
+    if kl.size >= 2 and kl.sum() > 0:
+        bound = (kl.size // 2) * kl[0] / kl.sum()
+        if bound > 0.01 and value < bound / 2:
+            raise Mismatch(f"{value:g} is too small for this run: every dimension of \"β = 1, free bits\" "
+                           "carries some KL, so the half with the smallest KL carries a good part of the "
+                           "total; use that run's kl_per_dim, and its sum as the whole")
 
 
 def _bce_rise(answer: Any, models: dict, by_name: dict, data: Any) -> None:
