@@ -42,10 +42,16 @@ def _centre(answer: Any, mu: Any, data: Any) -> None:
     centre = array_of(answer, (mu.shape[1],), "the mean code of a class")
     if np.any(centre < mu.min(axis=0)) or np.any(centre > mu.max(axis=0)):
         raise Mismatch("a mean of codes lies inside the box that holds all the codes; yours is outside it")
-    zeros = mu[data.y_test == 0]
+    zeros = np.asarray(mu[np.asarray(data.y_test) == 0], np.float64)
     if np.any(centre < zeros.min(axis=0)) or np.any(centre > zeros.max(axis=0)):
         raise Mismatch("the mean of the codes of the 0s lies inside the box that holds those codes; yours is "
                        "outside it (the codes of other classes, or of all images?)")
+    # On every axis a mean lies within one standard deviation of the median (|mean - median| <= std):
+    # a property of every mean, which the means of other classes or of all codes usually break.
+    median, spread = np.median(zeros, axis=0), zeros.std(axis=0)
+    if np.any(np.abs(centre - median) > spread * (1 + 1e-4) + 1e-6):
+        raise Mismatch("on each axis, the mean of the codes of the 0s lies within one standard deviation of "
+                       "their median; yours is farther (the codes of other classes, or of all images?)")
 
 
 def _neighbour_agreement(answer: Any, mu: Any, mu_train: Any, data: Any) -> None:
@@ -75,7 +81,7 @@ CHECKS = {
                "at once."),
         code=True, library=("interpolate",)),
     "06.2": SelfCheck(
-        "the centre of a class", _centre, "a code of the latent size, among the codes of the 0s",
+        "the centre of a class", _centre, "a code of the latent size, near the middle of the codes of the 0s",
         hints=("Select the rows of mu whose test label (data.y_test) is 0.",
                "Average them over the images (axis 0): one mean per latent dimension.")),
     "06.3": SelfCheck(
