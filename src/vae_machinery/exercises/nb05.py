@@ -46,11 +46,13 @@ def _class_shares(answer: Any, mu_train: Any, data: Any) -> None:
 
 CHECKS = {
     "05.1": SelfCheck(
-        "decode a chosen point", _decoded_image, "784 pixel probabilities",
+        "decode a chosen point", _decoded_image,
+        "784 pixel probabilities of a decoded image (which point you decoded is checked at grading)",
         hints=("Build z as an array of shape (1, LATENT_DIM) in float32.",
                "model.decode gives probabilities for a batch: take its first row.")),
     "05.2": SelfCheck(
-        "far outside the prior", _decoded_image, "784 pixel probabilities",
+        "far outside the prior", _decoded_image,
+        "784 pixel probabilities of a decoded image (which point you decoded is checked at grading)",
         hints=("The point has every coordinate equal to 6: np.full builds it.",
                "model.decode gives probabilities for a batch: take its first row.")),
     "05.3": SelfCheck(
