@@ -43,8 +43,6 @@ CONSTANTS = {
                        "95": "the circle that holds 95 % of the prior",
                        "86.76": "Burda et al. (2015), Table 1", "84.78": "Burda et al. (2015), Table 1",
                        "85.33": "Burda et al. (2015), Table 1", "82.90": "Burda et al. (2015), Table 1"},
-    "08_conditional_vae": {"90": "the bar the digit-grid cell asserts (share of decoded images whose nearest "
-                                 "class mean is the label asked for)"},
     "09_conv_vae": {"146.95": "keras.io VAE example: its last epoch's training loss, as it reports it",
                     "140.15": "keras.io VAE example: its last epoch's reconstruction loss",
                     "6.80": "keras.io VAE example: its last epoch's KL"},

@@ -60,7 +60,13 @@ def _classifier_accuracy(answer: Any, cvae: Any, data: Any) -> None:
 
 
 def _centre_accuracy(answer: Any, mu_cvae: Any, data: Any) -> None:
-    _fraction(answer)
+    value = _fraction(answer)
+    # Each centre is the mean of its own class's codes: even codes that held nothing of the class would
+    # put about one image in ten nearest its own centre. Well below that, the count is of something else.
+    if value < 0.5 / NUM_CLASSES:
+        raise Mismatch(f"{value:g} is far below chance (one in {NUM_CLASSES}): even codes that held nothing of "
+                       "the class would put about one test image in ten nearest its own digit's centre, so "
+                       "check that you count the images whose nearest centre is their own digit")
 
 
 CHECKS = {
@@ -81,7 +87,8 @@ CHECKS = {
                "The score has both parts of the loss, the reconstruction BCE and the KL, each one number "
                "per image (vh.reconstruction_bce and vh.kl_divergence give them from logits and codes).")),
     "08.3": SelfCheck(
-        "how much class is left in the code?", _centre_accuracy, "a fraction between 0 and 1",
+        "how much class is left in the code?", _centre_accuracy,
+        "a fraction between 0 and 1, and not far below chance",
         hints=("The centre of a class is the mean code of its test images.",
                "For each code find the nearest centre (the smallest squared distance), then count how often "
                "it is the code's own class.")),
