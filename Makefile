@@ -5,7 +5,7 @@
 #   make run EPOCHS=5 LATENT_DIM=10
 #   make test                     # everyday: ruff and the fast tests (a few minutes)
 #   make check                    # everything: the slow tests and nbval of the notebooks too (CI runs this)
-#   make experiments              # notebook 07: the beta / latent-size sweep, 3 seeds (~30 min)
+#   make experiments              # notebook 07: the beta / latent-size sweep, 3 seeds (hours on 2 cores)
 #   make experiments EPOCHS=1     # a quick version of the sweep
 #   make beyond                   # notebooks 08-10: conditional VAE, conv VAE, posterior collapse
 #   make lab                      # open the series in JupyterLab (the venv's Python as kernel)
