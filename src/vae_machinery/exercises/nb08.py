@@ -64,9 +64,9 @@ def _centre_accuracy(answer: Any, mu_cvae: Any, data: Any) -> None:
     # Each centre is the mean of its own class's codes: even codes that held nothing of the class would
     # put about one image in ten nearest its own centre. Well below that, the count is of something else.
     if value < 0.5 / NUM_CLASSES:
-        raise Mismatch(f"{value:g} is far below chance (one in {NUM_CLASSES}): even codes that held nothing of "
-                       "the class would put about one test image in ten nearest its own digit's centre, so "
-                       "check that you count the images whose nearest centre is their own digit")
+        raise Mismatch(f"{value:g} is far below chance (one in {NUM_CLASSES}): even codes that held nothing "
+                       "of the class would put about one test image in ten nearest its own digit's centre, "
+                       "so check that you count the images whose nearest centre is their own digit")
 
 
 CHECKS = {
