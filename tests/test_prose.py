@@ -69,8 +69,6 @@ NOT_ABOUT_THIS_RUN: dict[str, dict[str, str]] = {
     "07_experiments": {
         "A rate above  b  means the smaller β": "what a rate outside [a, b] means (theory)",
         "For each pair of neighbouring weights": "exercise 1's instructions, not a result"},
-    "08_conditional_vae": {
-        "The bound drops the last term, which is never positive": "why the bound is loose (theory)"},
     "09_conv_vae": {
         "Count one multiply-add for each weight": "how to count multiply-adds (definition)"},
 }
