@@ -59,8 +59,6 @@ NOT_ABOUT_THIS_RUN: dict[str, dict[str, str]] = {
     "02_model": {
         "is there to explore the trade-off on purpose": "what β does in general (theory); 07 checks it"},
     "03_training": {
-        "Every nat of information in the code now costs four nats": "exercise 4's prediction (theory); "
-        "07 trains β = 4 and checks that the KL falls as β grows",
         "Notebook 07 trains exactly this model": "checked in 07 (the mean rate (KL) falls and the mean "
         "distortion (BCE) rises as beta grows)"},
     "05_sampling": {
