@@ -213,7 +213,8 @@ def render(results: dict[tuple[str, int], dict[str, Any]], seeds: list[int], epo
         "# Tuning the series' design choices on the validation images", "",
         "Written by `bench/tuning.py`. Each configuration differs from the series' default training "
         f"(latent size 2, 2 × 512 SiLU, {epochs} epochs, batch {BATCH_SIZE}, "
-        f"learning rate {LEARNING_RATE:g}, LR_DECAY {LR_DECAY}, Adam β₂ {vh.ADAM_BETA_2}) in one thing only. "
+        f"learning rate {LEARNING_RATE:g}, LR_DECAY {LR_DECAY}, Adam β₂ {vh.ADAM_BETA_2}) in one thing only, "
+        "except \"latent 20, ReLU\", which changes the latent size and the activation. "
         "The score is the negative ELBO (BCE + KL, nats per image, lower is better, "
         "one sample of z per image, `vh.evaluate_vae`) on the "
         f"{len(data.x_val):,} **validation** images held out from the training set "
