@@ -51,8 +51,8 @@ run: venv
 experiments: venv
 	$(PY) tools/run_series.py --only 07 $(PM_ARGS)
 
-# Notebooks 08-10, each alone (about 2 hours in all on a 2-core CPU: 08 about 7 minutes,
-# 09 1.5 to 2 hours, 10 about 12 minutes; finished runs are reused).
+# Notebooks 08-10, each alone (over 2 hours in all on a 2-core CPU, as their committed runs print:
+# 08 six trainings of 2 to 3 minutes, 09 1.8 hours, 10 about 9 minutes; finished runs are reused).
 beyond: venv
 	$(PY) tools/run_series.py --only 08 09 10 $(PM_ARGS)
 

@@ -1,8 +1,8 @@
 """Notebooks 08-10 (conditional VAE, convolutional VAE, posterior collapse) and what they add to
 the helpers: conditional training and evaluation, active units, the run cache.
 
-Their default runs train for minutes to hours (08: about 7 minutes, 09: 1.5 to 2 hours, 10: about 20
-minutes), too long for nbval on every CI run (conftest.py leaves them out of it); here each real
+Their default runs train for minutes to hours (08: six trainings of 2 to 3 minutes, 09: 1.8 hours,
+10: about 9 minutes), too long for nbval on every CI run (conftest.py leaves them out of it); here each real
 notebook runs through papermill with a tiny configuration (its short version in tests/conftest.py, run
 once per test session and graded on by tests/test_editions.py), and the test checks its figures, its
 result files, and that its worked solutions pass their self-checks. The conditional VAE is also

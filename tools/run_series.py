@@ -3,7 +3,7 @@
 Notebooks 07-10 are not part of the series run: each trains models of its own,
 for minutes to hours (07, the experiments: 43 training runs, 192 minutes of
 training two at a time; 08-10, the conditional and convolutional VAEs and
-posterior collapse: about 7 minutes, 1.8 hours and 12 minutes). Select them
+posterior collapse: six trainings of 2 to 3 minutes, 1.8 hours and 9 minutes). Select them
 with ``--only``, e.g. ``--only 07`` or ``--only 08 09 10``; each runs alone.
 
 01 and 02 run at the same time, then 03 (training) alone, then 04-06 together,
