@@ -8,7 +8,8 @@
   ``git+<[project.urls] Repository>`` or from ``$VAE_HELPERS_SOURCE``, and says
   clearly when pip cannot; the data then come through the Keras download;
   ``vh.start_notebook`` moves a notebook started in a checkout's root to
-  ``notebooks/``, where the parameters' relative paths start;
+  ``notebooks/``, where the parameters' relative paths start, and leaves one started anywhere
+  else (the student edition in ``editions/student/notebooks/``) where it is;
 * end to end: a wheel installed into a fresh virtual environment runs notebook 02
   copied alone into an empty folder; a kernel with neither checkout nor package
   installs the helpers from its setup cell (``VAE_HELPERS_SOURCE``: a local
@@ -159,6 +160,22 @@ def test_start_notebook_works_in_notebooks_of_a_checkout(start, monkeypatch, cap
                                                "ARTIFACTS_DIR": "../artifacts", "IMGS_DIR": None})
     assert Path.cwd() == ROOT / "notebooks"
     assert (imgs_dir, default_run) == (Path("../imgs"), True)
+    assert capsys.readouterr().out.startswith("Versions: Python ")
+
+
+def test_the_student_edition_in_a_checkout_stays_in_its_own_folder(monkeypatch, capsys):
+    """Started in editions/student/notebooks/ of a clone (Binder, nbgitpuller, a student's clone), a
+    notebook stays there: its relative paths ('../artifacts', 02_model.ipynb for 03) are the student
+    edition's, not the instructor's notebooks/ (it moved there before, and 03 trained with the worked
+    solutions of notebooks/02_model.ipynb)."""
+    import vae_helpers as vh
+
+    student = ROOT / "editions" / "student" / "notebooks"
+    monkeypatch.chdir(student)
+    imgs_dir, default_run = vh.start_notebook({"DATASET": "mnist", "DATA_DIR": None, "LATENT_DIM": 2,
+                                               "ARTIFACTS_DIR": "../artifacts", "IMGS_DIR": None})
+    assert Path.cwd() == student
+    assert (Path.cwd() / imgs_dir).resolve() == ROOT / "editions" / "student" / "imgs"
     assert capsys.readouterr().out.startswith("Versions: Python ")
 
 

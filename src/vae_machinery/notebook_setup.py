@@ -63,10 +63,11 @@ def set_seed(seed: int) -> None:
 
 
 def _checkout_notebooks(start: Path) -> Path | None:
-    """``notebooks/`` of the checkout that ``start`` is in or below, if any."""
-    for folder in (start, *start.parents):
-        if (folder / "notebooks").is_dir() and (folder / "src" / "vae_helpers.py").is_file():
-            return folder / "notebooks"
+    """``notebooks/`` of the checkout whose root is ``start``, if it is one. Only the root: a notebook
+    started anywhere else in a checkout (the student edition in ``editions/student/notebooks/``)
+    stays where it is, reads the notebooks beside it and writes beside it, never in ``notebooks/``."""
+    if (start / "notebooks").is_dir() and (start / "src" / "vae_helpers.py").is_file():
+        return start / "notebooks"
     return None
 
 
