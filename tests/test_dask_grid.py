@@ -208,3 +208,15 @@ def test_grid_survives_a_killed_worker_and_matches_a_local_run(tmp_path, mnist_d
     again = grid.run_grid(_NoCluster(), tasks, tmp_path / "local", COMMON, **kw)
     assert all(r["reused"] for r in again)
     print(f"local grid {local_s:.0f} s; killed {killed['address']} while it ran {killed['key']}")
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs CPU affinity and at least 2 cores")
+def test_the_local_cluster_has_one_worker_per_core_the_process_may_use():
+    """In a container or under taskset the host's os.cpu_count() is too many: a process allowed one core
+    gets one worker (the layout came from os.cpu_count() before, 2 or more here)."""
+    probe = ("import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+             "from vae_machinery import grid; print(grid.LOCAL_LAYOUT)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "(1, 1)"
+

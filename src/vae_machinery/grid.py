@@ -42,6 +42,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from dask.system import CPU_COUNT
+
 from .runs import finished_run, flat, start_run
 from .sweeps import SWEEP_COLUMNS, native_stderr_to
 
@@ -50,8 +52,9 @@ from .sweeps import SWEEP_COLUMNS, native_stderr_to
 # shared pool measured about 10 % faster on the series' 2-core machine (within the
 # noise of a shared CPU), but tasks in one process share TensorFlow's and Keras' global
 # random state (vh.set_seed), so a seed no longer fixes its run: one task at a time per
-# process keeps every run reproducible (docs/performance.md, bench/sweep_speed.py).
-LOCAL_LAYOUT = (os.cpu_count() or 1, 1)
+# process keeps every run reproducible (docs/performance.md, bench/sweep_speed.py). The cores are those
+# this process may use (Dask's CPU_COUNT: CPU affinity and a container's CPU limit), not the host's.
+LOCAL_LAYOUT = (CPU_COUNT, 1)
 # What a run's result row holds besides SWEEP_COLUMNS.
 GRID_COLUMNS = ("setting", "SEED", *SWEEP_COLUMNS)
 METRICS = ("test_neg_elbo", "test_bce", "test_kl", "test_log_px", "train_time_s")
