@@ -32,7 +32,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # --------------------------------------------------------------------------- the one setting
 
-REPOSITORY_BRANCH = "main"  # the branch the launch buttons and file links open
+# The release the launch buttons and file links open: the tag v<version> of pyproject.toml's version,
+# the release the notebooks' setup cell installs (tools/badges.py writes both).
+with open(ROOT / "pyproject.toml", "rb") as _pyproject:
+    REPOSITORY_BRANCH = f"v{tomllib.load(_pyproject)['project']['version']}"
 # The course's JupyterHub (with nbgitpuller, which the "JupyterHub" button's git-pull link needs):
 # `make site SITE_JUPYTERHUB_URL=https://hub.your-university.edu`. Without it, no JupyterHub button.
 JUPYTERHUB_URL = os.environ.get("SITE_JUPYTERHUB_URL", "").rstrip("/")

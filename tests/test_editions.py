@@ -70,14 +70,14 @@ def test_the_colab_badges_open_the_student_edition_and_are_up_to_date(tmp_path):
     url = badges.repository_url()
     for path in NOTEBOOKS:
         first = nbformat.read(path, as_version=4).cells[0].source
-        assert badges.badge(badges.colab_url(url, path.name)) in first
-        assert f"/blob/main/editions/student/notebooks/{path.name})" in first
+        assert badges.badge(badges.colab_url(url, path.name, badges.release_tag())) in first
+        assert f"/blob/{badges.release_tag()}/editions/student/notebooks/{path.name})" in first
         assert (editions.STUDENT_EDITION / path.name).is_file()
     copy = tmp_path / "copy"
     (copy / "notebooks").mkdir(parents=True)
     shutil.copy(ROOT / "README.md", copy / "README.md")
     shutil.copy(NOTEBOOKS[3], copy / "notebooks" / NOTEBOOKS[3].name)
-    (copy / "pyproject.toml").write_text('[project]\nname = "x"\n')  # no Repository
+    (copy / "pyproject.toml").write_text('[project]\nname = "x"\nversion = "2.0"\n')  # no Repository
     changes = badges.updated(copy)
     assert set(changes) == {copy / "README.md", copy / "notebooks" / NOTEBOOKS[3].name}
     readme = changes[copy / "README.md"]
@@ -86,8 +86,8 @@ def test_the_colab_badges_open_the_student_edition_and_are_up_to_date(tmp_path):
     assert "colab" not in first.lower() and first.startswith("# 4 · Reconstructions\n\n**Goal.**")
     moved = badges.updated(copy, "https://github.com/a-teacher/vae-course")
     moved_nb = moved[copy / "notebooks" / NOTEBOOKS[3].name]
-    assert "github/a-teacher/vae-course/blob/main/editions/student/notebooks/04_" in moved_nb
-    assert 'helpers = \\"git+https://github.com/a-teacher/vae-course\\"' in moved_nb  # the setup cell
+    assert "github/a-teacher/vae-course/blob/v2.0/editions/student/notebooks/04_" in moved_nb
+    assert 'helpers = \\"git+https://github.com/a-teacher/vae-course@v2.0\\"' in moved_nb  # the setup cell
 
 
 @pytest.mark.slow

@@ -50,7 +50,13 @@ import editions  # noqa: E402
 
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-HELPERS = f"git+{PYPROJECT['project']['urls']['Repository']}"
+# The release the setup cell installs: the repository at the tag of pyproject.toml's version.
+HELPERS = f"git+{PYPROJECT['project']['urls']['Repository']}@v{PYPROJECT['project']['version']}"
+PIP = [sys.executable, "-m", "pip", "install", "--quiet", "--report", "-"]  # what the setup cell runs
+# What pip prints with --report - when it installs the helpers alone (pip 22.2+, report version 1).
+REPORT = json.dumps({"version": "1", "install": [
+    {"metadata": {"name": "vae-mnist-notebooks", "version": PYPROJECT["project"]["version"]},
+     "requested": True}]})
 
 
 def setup_bootstrap(path: Path) -> str:
@@ -67,7 +73,7 @@ def test_every_notebook_installs_the_helpers_the_same_way_from_the_projects_repo
     assert len(set(bootstraps.values())) == 1, "the setup cells' bootstraps differ"
     bootstrap = bootstraps[NOTEBOOKS[0].name]
     assert bootstrap.startswith(f'helpers = "{HELPERS}"'), (
-        f"the setup cells must install from pyproject.toml's Repository: {HELPERS}")
+        f"the setup cells must install pyproject.toml's release from its Repository: {HELPERS}")
     assert "sys.path" not in bootstrap and "chdir" not in bootstrap and "--cwd" not in bootstrap
 
 
@@ -78,7 +84,7 @@ def test_the_setup_cell_is_short_and_the_same_in_every_notebook():
         cell = next(c for c in nbformat.read(path, as_version=4).cells
                     if c.cell_type == "code" and c.source.startswith("# Setup:"))
         code = [line for line in cell.source.splitlines() if line.strip() and not line.startswith("#")]
-        assert len(code) <= 26, (path.name, len(code))
+        assert len(code) <= 30, (path.name, len(code))  # the bootstrap (16 lines) and the imports
         assert "vh.start_notebook(globals())" in cell.source, path.name
         for gone in ("check_parameters", "figures_dir", "set_seed", "is_default_run", "isupper()"):
             assert gone not in cell.source, (path.name, gone)
@@ -121,7 +127,7 @@ def run_setup(monkeypatch):
         if list(args[1:3]) != ["-m", "pip"]:  # other tools (platform runs uname) still run
             return real_run(args, *rest, **kwargs)
         calls.append(list(args))
-        return subprocess.CompletedProcess(args, pip_fails.returncode, "", pip_fails.stderr)
+        return subprocess.CompletedProcess(args, pip_fails.returncode, REPORT, pip_fails.stderr)
 
     pip_fails = types.SimpleNamespace(returncode=0, stderr="")
 
@@ -132,11 +138,17 @@ def run_setup(monkeypatch):
     def run(cwd: Path, installed: bool = True) -> list[list[str]]:
         monkeypatch.chdir(cwd)
         if not installed:  # vae_helpers is found only after pip has run (unless pip fails)
+            from importlib import metadata
+
+            real_distributions = metadata.distributions
+            monkeypatch.setattr(metadata, "distributions", lambda: [  # what the setup cell sees before pip
+                d for d in real_distributions() if d.name != "vae-mnist-notebooks"])
             real_find_spec = importlib.util.find_spec
             monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: (
                 None if name == "vae_helpers" and (not calls or pip_fails.returncode)
                 else real_find_spec(name, *a)))
         imported = {"importlib": importlib, "os": os, "subprocess": subprocess, "sys": sys}  # its imports
+        importlib.import_module("importlib.metadata")
         exec(compile(bootstrap, "setup cell", "exec"), imported)
         return calls
 
@@ -182,7 +194,8 @@ def test_the_student_edition_in_a_checkout_stays_in_its_own_folder(monkeypatch, 
 @pytest.mark.slow
 @pytest.mark.parametrize("service", ["colab", "jupyterhub"])
 def test_setup_on_a_hosted_service_installs_the_helpers_and_loads_mnist_with_keras(run_setup, tmp_path,
-                                                                                  monkeypatch, service):
+                                                                                  monkeypatch, service,
+                                                                                  capsys):
     """No checkout and no installed package (Colab, a JupyterHub with only the
     notebook): pip installs the helpers from the project's repository into the
     kernel's own Python; then, with DATA_DIR = None and no VAE_DATA_DIR, the data
@@ -191,8 +204,9 @@ def test_setup_on_a_hosted_service_installs_the_helpers_and_loads_mnist_with_ker
         monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
     monkeypatch.delenv("VAE_HELPERS_SOURCE", raising=False)
     calls = run_setup(tmp_path, installed=False)
-    assert calls == [[sys.executable, "-m", "pip", "install", "--quiet", HELPERS]]
+    assert calls == [[*PIP, HELPERS]]
     assert Path.cwd() == tmp_path
+    assert "pip installed vae-mnist-notebooks 0.1.0." in capsys.readouterr().out
 
     import keras
 
@@ -215,7 +229,7 @@ def test_setup_on_a_hosted_service_installs_the_helpers_and_loads_mnist_with_ker
 def test_setup_installs_from_vae_helpers_source_when_it_is_set(run_setup, tmp_path, monkeypatch):
     monkeypatch.setenv("VAE_HELPERS_SOURCE", "/courses/vae/vae-mnist-notebooks")
     calls = run_setup(tmp_path, installed=False)
-    assert calls == [[sys.executable, "-m", "pip", "install", "--quiet", "/courses/vae/vae-mnist-notebooks"]]
+    assert calls == [[*PIP, "/courses/vae/vae-mnist-notebooks"]]
 
 
 def test_setup_says_why_when_pip_cannot_install_the_helpers(run_setup, tmp_path, monkeypatch):
@@ -226,6 +240,32 @@ def test_setup_says_why_when_pip_cannot_install_the_helpers(run_setup, tmp_path,
                 r"\(set VAE_HELPERS_SOURCE .*\n.*no internet")
     with pytest.raises(ModuleNotFoundError, match=expected):
         run_setup(tmp_path, installed=False)
+
+
+def _report(*installed: tuple[str, str]) -> str:
+    items = [{"metadata": {"name": name, "version": version}} for name, version in installed]
+    return json.dumps({"version": "1", "install": items})
+
+
+def test_the_setup_cell_says_in_one_line_what_pip_installed_and_changed():
+    """Colab ships its own versions: the line names what pip added and what it changed, and asks for a
+    restart only when a changed package was already imported (matplotlib here, dask not)."""
+    from vae_machinery.pip_report import describe_install
+
+    before = {"matplotlib": "3.10.0", "Dask": "2025.1.0", "numpy": "2.4.6", "ipy_events": "2.0.4"}
+    report = _report(("vae-mnist-notebooks", "0.1.0"), ("matplotlib", "3.11.2"), ("dask", "2026.8.0"),
+                     ("ipy-events", "2.0.4"))
+    line = describe_install(report, before, {"matplotlib.pyplot", "numpy", "sys"})
+    assert line == ("pip installed vae-mnist-notebooks 0.1.0, ipy-events 2.0.4 (reinstalled); changed "
+                    "matplotlib 3.10.0 -> 3.11.2, dask 2025.1.0 -> 2026.8.0. Restart the kernel (on Colab: "
+                    "Runtime > Restart session), then run the notebook again: matplotlib was already "
+                    "imported at the old version.")
+    assert "Restart" not in describe_install(report, before, {"numpy"})  # nothing changed was imported
+    coloured = report.replace("{", "\x1b[1m{\x1b[0m").replace('"dask"', '\x1b[32m"dask"\x1b[0m')  # kernel
+    assert describe_install(coloured, before, {"matplotlib.pyplot"}) == line
+    assert describe_install(_report(), before, set()) == (
+        "pip changed nothing: every package was already installed.")
+    assert describe_install("", before, set()).startswith("pip installed the helpers (it gave no report")
 
 
 # --- end to end: a wheel in a fresh environment, an editable install, papermill from the root --
@@ -383,7 +423,12 @@ def test_a_hosted_kernel_installs_the_helpers_itself_and_runs_the_notebook(hoste
     prefix, helpers, _, _ = _probe(alone / "out.ipynb")
     assert Path(prefix).parent == python.parent.parent.parent and Path(helpers).parent.name == "site-packages"
     setup_output = nbformat.read(alone / "out.ipynb", as_version=4).cells[nb.cells.index(setup)].outputs
-    assert setup_output[0]["text"].startswith(f"Installing the helpers from {env['VAE_HELPERS_SOURCE']}")
+    printed = "".join(o.get("text", "") for o in setup_output)
+    assert printed.startswith(f"Installing the helpers from {env['VAE_HELPERS_SOURCE']}")
+    # pip's own report, read back: the package came from the archive, its dependencies were there (this
+    # test's environment sees this one's packages, the helpers' metadata too: "reinstalled")
+    assert f"pip installed vae-mnist-notebooks {PYPROJECT['project']['version']}" in printed
+    assert "changed" not in printed
 
 
 @pytest.mark.slow
@@ -395,8 +440,11 @@ def test_a_hosted_kernel_runs_notebook_04_alone_training_the_model_of_03(hosted,
                           **env)
     printed = "".join(o.get("text", "") for c in nbformat.read(alone / "out.ipynb", as_version=4).cells
                       if c.cell_type == "code" for o in c.outputs)
-    assert "No trained model in '../artifacts' yet: training one as 03_training.ipynb does" in printed
-    assert (tmp_path / "artifacts" / "run.json").is_file()
+    assert "its runs stay in this folder (ARTIFACTS_DIR = 'artifacts')" in printed
+    assert "No trained model in 'artifacts' yet: training one as 03_training.ipynb does" in printed
+    # Colab's /content: the model and the figures stay in the notebook's folder, nothing lands above it
+    assert (alone / "artifacts" / "run.json").is_file() and (alone / "imgs" / "reconstructions.png").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["alone", "jupyter"]
     # 03's defaults make this the default run: the text's claims are checked as in the committed run.
     assert "Checked: the VAE reconstructs far better than the mean image" in printed
 

@@ -85,7 +85,8 @@ def test_a_claim_is_an_assert_in_the_default_run_and_a_report_in_any_other(capsy
 def test_start_notebook_checks_seeds_and_chooses_the_figure_folder(tmp_path, monkeypatch, capsys):
     import numpy as np
 
-    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")  # a notebooks/ folder of the series (a copy of it)
     defaults = {"SEED": 42, "DATASET": "mnist", "LATENT_DIM": 2, "ARTIFACTS_DIR": "../artifacts",
                 "IMGS_DIR": None, "QUALITY_BAR": 153.0, "vh": vh}  # other names are not parameters
     assert vh.start_notebook(defaults) == (Path("../imgs"), True)
@@ -97,6 +98,30 @@ def test_start_notebook_checks_seeds_and_chooses_the_figure_folder(tmp_path, mon
     with pytest.raises(vh.ParameterError, match="LATENT_DIM = 0"):
         vh.start_notebook({**defaults, "LATENT_DIM": 0})
     assert "Figures go to ../artifacts/imgs" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("folder", ["content", "notebooks_of_mine"])
+def test_a_notebook_alone_in_a_folder_keeps_its_runs_and_figures_in_it(folder, tmp_path, monkeypatch, capsys):
+    """Colab runs a notebook in /content, alone: '../artifacts' would be /artifacts, outside the folder
+    the student sees. Outside a notebooks/ folder the folder parameters that leave it stay inside it,
+    the notebook's own globals say so, and the default run is still the default run."""
+    (tmp_path / folder).mkdir()
+    monkeypatch.chdir(tmp_path / folder)
+    namespace = {"SEED": 42, "DATASET": "mnist", "DATA_DIR": None, "LATENT_DIM": 2,
+                 "ARTIFACTS_DIR": "../artifacts", "IMGS_DIR": None}
+    assert vh.start_notebook(namespace) == (Path("imgs"), True)
+    assert namespace["ARTIFACTS_DIR"] == "artifacts" and namespace["DATA_DIR"] is None
+    assert "its runs stay in this folder (ARTIFACTS_DIR = 'artifacts')" in capsys.readouterr().out
+    other = {**namespace, "ARTIFACTS_DIR": "../artifacts", "LATENT_DIM": 5, "IMGS_DIR": "/figures"}
+    assert vh.start_notebook(other) == (Path("/figures"), False)
+    sweep = {"SEED": 42, "SWEEP_DIR": "../artifacts/experiments", "IMGS_DIR": "../my_figures"}
+    assert vh.start_notebook(sweep) == (Path("my_figures"), True)
+    assert sweep["SWEEP_DIR"] == "artifacts/experiments"
+    assert vh.start_notebook({**sweep, "IMGS_DIR": None}) == (Path("imgs"), True)  # the setup cell run twice
+    assert vh.start_notebook({**sweep, "SWEEP_DIR": "/runs", "IMGS_DIR": None}) == (Path("/runs/imgs"), False)
+    # a model trained with other settings than the committed run's: its figures beside its run
+    assert vh.figures_for_model({"EPOCHS": 5}, Path("imgs"), "artifacts", True) == (
+        Path("artifacts/imgs"), False)
 
 
 def test_a_model_of_another_run_sends_the_figures_beside_it(capsys):

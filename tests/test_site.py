@@ -21,6 +21,8 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+# The release the site's buttons and file links open (pyproject.toml's version, tagged v<version>).
+TAG = f"v{tomllib.loads((ROOT / 'pyproject.toml').read_text())['project']['version']}"
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 PAGES = (["index.html"] + [f"notebooks/{p.stem}.html" for p in NOTEBOOKS]
          + [f"{page}.html" for page in bs.DOC_PAGES])
@@ -247,10 +249,10 @@ def test_launch_buttons_come_from_the_one_repository_setting(site, flavour):
         hub = site["facts"]["jupyterhub_url"]
         launch = {h for h in hrefs if h.startswith(("https://mybinder.org/", "https://colab.research", hub))}
         assert launch == {
-            f"https://mybinder.org/v2/gh/{org}/{name}/main?urlpath=lab/tree/{rel}",
-            f"https://colab.research.google.com/github/{org}/{name}/blob/main/{rel}",
+            f"https://mybinder.org/v2/gh/{org}/{name}/{TAG}?urlpath=lab/tree/{rel}",
+            f"https://colab.research.google.com/github/{org}/{name}/blob/{TAG}/{rel}",
             f"{hub}/hub/user-redirect/git-pull?repo={repo.replace('://', '%3A//')}"
-            f"&urlpath=lab/tree/{name}/{rel}&branch=main"}, path.name
+            f"&urlpath=lab/tree/{name}/{rel}&branch={TAG}"}, path.name
         assert repo in hrefs, "the repository button"
     # pages that are not notebooks have no launch buttons; every link to GitHub that is not quoted
     # from the sources goes to the repository of the setting
@@ -361,7 +363,7 @@ def test_a_broken_link_fails_the_build_and_keeps_the_last_site(tmp_path):
     folder, out = copy_series(tmp_path), tmp_path / "out"
     bs.build(["student"], folder, out)
     page = (out / "student" / "notebooks" / "02_model.html").read_text()
-    assert f'href="{repository_url()}/blob/main/notebooks/03_training.ipynb"' in page
+    assert f'href="{repository_url()}/blob/{TAG}/notebooks/03_training.ipynb"' in page
     assert 'href="01_data.html"' in page
     before = (out / "student" / "index.html").read_bytes()
     nb = notebook(folder / "02_model.ipynb")

@@ -1,17 +1,19 @@
-"""The "Open in Colab" badges of the notebooks and the README, from the one repository URL.
+"""The "Open in Colab" badges of the notebooks and the README, from the one repository URL and release.
 
-The URL is ``[project.urls] Repository`` in pyproject.toml; this tool also writes it into the
-notebooks' setup cell (``helpers = "git+<URL>"``), which installs the helpers from it where they
-are missing (Colab, a JupyterHub). Each badge opens the notebook's **student edition**,
-``editions/student/notebooks/<notebook>.ipynb`` (written by ``tools/editions.py student``): a
-student on Colab gets the exercises, not our worked solutions. Colab opens notebooks from GitHub,
-so a repository elsewhere, or none, gets no badge (and this tool removes old ones).
+The URL is ``[project.urls] Repository`` in pyproject.toml and the release is its ``version``, tagged
+``v<version>`` in the repository. This tool writes both into the notebooks' setup cell
+(``helpers = "git+<URL>@v<version>"``), which installs exactly that release of the helpers where they
+are missing (Colab, a JupyterHub). Each badge opens the notebook's **student edition** of that
+release, ``editions/student/notebooks/<notebook>.ipynb`` at the tag (written by ``tools/editions.py
+student``): a student on Colab gets the exercises, not our worked solutions, with the helpers they
+were written for. Colab opens notebooks from GitHub, so a repository elsewhere, or none, gets no
+badge (and this tool removes old ones).
 
     python tools/badges.py           # write the badges into notebooks/*.ipynb and README.md
     python tools/badges.py --check   # exit 1, naming the files, if a badge is missing or stale
 
-Run it, then ``python tools/editions.py student``, after changing the URL; tests/test_editions.py
-checks that both are up to date.
+Run it, then ``python tools/editions.py student``, after changing the URL or the version (a release:
+CONTRIBUTING.md); tests/test_editions.py checks that both are up to date.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDENT_EDITION = "editions/student/notebooks"  # in the repository, what the badges open
-BRANCH = "main"
 COLAB = "https://colab.research.google.com/github"
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 BADGE = re.compile(r"^\[!\[Open In Colab\]\(.*\)\]\(.*\)\n?", re.MULTILINE)
@@ -42,13 +43,19 @@ def repository_url(pyproject: Path = ROOT / "pyproject.toml") -> str:
     return url.strip().rstrip("/").removesuffix(".git")
 
 
-def colab_url(repository: str, notebook: str) -> str | None:
-    """The Colab address of ``notebook``'s student edition in ``repository`` (None: not on GitHub)."""
+def release_tag(pyproject: Path = ROOT / "pyproject.toml") -> str:
+    """The git tag of the release that the badges open and the setup cell installs: ``v<version>``."""
+    return f"v{tomllib.loads(pyproject.read_text())['project']['version']}"
+
+
+def colab_url(repository: str, notebook: str, tag: str) -> str | None:
+    """The Colab address of ``notebook``'s student edition at ``tag`` in ``repository`` (None: not on
+    GitHub)."""
     match = re.fullmatch(r"https://github\.com/([^/]+)/([^/]+)", repository)
     if match is None:
         return None
     owner, name = match.groups()
-    return f"{COLAB}/{owner}/{name}/blob/{BRANCH}/{STUDENT_EDITION}/{notebook}"
+    return f"{COLAB}/{owner}/{name}/blob/{tag}/{STUDENT_EDITION}/{notebook}"
 
 
 def badge(url: str | None) -> str:
@@ -65,12 +72,13 @@ def notebook_with_badge(nb: nbformat.NotebookNode, line: str) -> nbformat.Notebo
     return nb
 
 
-def notebook_installing_from(nb: nbformat.NotebookNode, repository: str) -> nbformat.NotebookNode:
-    """``nb`` with its setup cell installing the helpers from ``repository`` (unchanged when unset)."""
+def notebook_installing_from(nb: nbformat.NotebookNode, repository: str, tag: str) -> nbformat.NotebookNode:
+    """``nb`` with its setup cell installing the release ``tag`` of the helpers from ``repository``
+    (unchanged when no repository is set)."""
     if repository:
         for cell in nb.cells:
             if cell.cell_type == "code" and cell.source.startswith("# Setup:"):
-                cell.source = HELPERS_LINE.sub(f'helpers = "git+{repository}"', cell.source)
+                cell.source = HELPERS_LINE.sub(f'helpers = "git+{repository}@{tag}"', cell.source)
     return nb
 
 
@@ -87,17 +95,19 @@ def readme_with_badge(text: str, line: str) -> str:
 def updated(root: Path = ROOT, repository: str | None = None) -> dict[Path, str]:
     """Every file whose badges differ from what the repository URL gives, with its new text."""
     repository = repository_url(root / "pyproject.toml") if repository is None else repository
+    tag = release_tag(root / "pyproject.toml")
     changes = {}
     for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         old = path.read_text()
-        nb = notebook_with_badge(nbformat.reads(old, as_version=4), badge(colab_url(repository, path.name)))
-        nb = notebook_installing_from(nb, repository)
+        nb = notebook_with_badge(nbformat.reads(old, as_version=4),
+                                 badge(colab_url(repository, path.name, tag)))
+        nb = notebook_installing_from(nb, repository, tag)
         new = nbformat.writes(nb) + "\n"
         if new != old:
             changes[path] = new
     readme = root / "README.md"
     first = sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))[0].name
-    text = readme_with_badge(readme.read_text(), badge(colab_url(repository, first)))
+    text = readme_with_badge(readme.read_text(), badge(colab_url(repository, first, tag)))
     if text != readme.read_text():
         changes[readme] = text
     return changes
@@ -118,7 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         tmp.write_text(text)
         tmp.replace(path)  # atomically
     url = repository_url()
-    print(f"Colab badges from {url or 'no repository URL (none written)'}: {len(changes)} files updated")
+    print(f"Colab badges from {url or 'no repository URL (none written)'} at {release_tag()}: "
+          f"{len(changes)} files updated")
     return 0
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import platform
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,10 @@ from .parameters import (
 
 # The folder that a run's files go to, by parameter (the first one a notebook has).
 _RUN_FOLDERS = ("ARTIFACTS_DIR", "SWEEP_DIR")
+# Parameters that name folders: relative ones start in the series' notebooks/ folder.
+_FOLDER_PARAMETERS = ("DATA_DIR", "ARTIFACTS_DIR", "SWEEP_DIR", "IMGS_DIR")
+# The default run's figures, for a notebook alone in a folder: beside it, as its runs are.
+LONE_IMGS_DIR = "imgs"
 
 
 def versions() -> str:
@@ -71,32 +75,71 @@ def _checkout_notebooks(start: Path) -> Path | None:
     return None
 
 
+def in_series_folder(folder: Path) -> bool:
+    """Whether ``folder`` is a ``notebooks/`` folder of the series (of a checkout, of the student
+    edition, of a copy of either), whose parent holds the runs and figures that the parameters'
+    relative paths (``"../artifacts"``, ``"../imgs"``) name."""
+    return folder.name == "notebooks"
+
+
+def keep_runs_beside(namespace: MutableMapping[str, Any]) -> dict[str, str]:
+    """For a notebook alone in a folder (Colab's ``/content``, a folder a student made): the folder
+    parameters in ``namespace`` that leave the folder (``"../artifacts"``) become folders inside it
+    (``"artifacts"``), so that nothing is written outside the folder the student sees. Returns the
+    changed parameters with their new values."""
+    changed = {}
+    for name in _FOLDER_PARAMETERS:
+        value = namespace.get(name)
+        if isinstance(value, str) and value.startswith("../"):
+            changed[name] = namespace[name] = value.removeprefix("../")
+    return changed
+
+
+def as_in_series_folder(parameters: Mapping[str, Any]) -> dict[str, Any]:
+    """``parameters`` of a notebook alone in a folder, written as in a ``notebooks/`` folder: there the
+    folder itself stands for the series' root, so ``"artifacts"`` names what ``"../artifacts"`` names
+    in ``notebooks/`` (the default run stays the default run, also when the setup cell runs twice)."""
+    return {name: f"../{value}" if name in _FOLDER_PARAMETERS and isinstance(value, str)
+            and not value.startswith(("../", "/")) else value for name, value in parameters.items()}
+
+
 def notebook_parameters(namespace: Mapping[str, Any]) -> dict[str, Any]:
     """The notebook's parameters: the names of ``namespace`` that are series parameters."""
     return {name: value for name, value in namespace.items() if name in KNOWN_PARAMETERS}
 
 
-def start_notebook(namespace: Mapping[str, Any]) -> tuple[Path, bool] | None:
+def start_notebook(namespace: MutableMapping[str, Any]) -> tuple[Path, bool] | None:
     """The setup cell's work: check the parameters in ``namespace``, seed, choose the figure folder.
 
     Relative paths in the parameters (``"../artifacts"``) start in ``notebooks/``: started in a
-    checkout's root (papermill without ``--cwd``), the notebook moves there first. A notebook
-    that draws figures (it has ``IMGS_DIR``) gets ``(IMGS_DIR, default_run)``: the figure folder
-    (the committed ``imgs/`` only for the default run) and whether this is the default run.
+    checkout's root (papermill without ``--cwd``), the notebook moves there first. Started in a
+    folder that is not a ``notebooks/`` folder (Colab's ``/content``), it keeps its runs and figures
+    in that folder (:func:`keep_runs_beside` changes those parameters in ``namespace``, and a line
+    says so). On Colab it enables the custom widget manager that notebook 06's explorer needs. A
+    notebook that draws figures (it has ``IMGS_DIR``) gets ``(IMGS_DIR, default_run)``: the figure
+    folder (the committed ``imgs/`` only for the default run) and whether this is the default run.
     """
     notebooks = _checkout_notebooks(Path.cwd())
     if notebooks is not None and Path.cwd() != notebooks:
         os.chdir(notebooks)
     print(versions())
+    lone = not in_series_folder(Path.cwd())
+    if lone and (changed := keep_runs_beside(namespace)):
+        print("Not in a notebooks/ folder of the series: its runs stay in this folder ("
+              + ", ".join(f"{name} = {value!r}" for name, value in changed.items()) + ")")
+    _enable_colab_widgets()
     parameters = notebook_parameters(namespace)
     check_parameters(**parameters)
-    default_run = is_default_run(**parameters)
+    default_run = is_default_run(**(as_in_series_folder(parameters) if lone else parameters))
     if "SEED" in parameters:
         set_seed(parameters["SEED"])
     if "IMGS_DIR" not in parameters:
         return None
     run_folder = next(parameters[name] for name in _RUN_FOLDERS if name in parameters)
-    imgs_dir = figures_dir(parameters["IMGS_DIR"], run_folder, default_run)
+    chosen = parameters["IMGS_DIR"]
+    if lone and chosen is None and default_run:
+        chosen = LONE_IMGS_DIR
+    imgs_dir = figures_dir(chosen, run_folder, default_run)
     print(f"Figures go to {imgs_dir}")
     return imgs_dir, default_run
 
@@ -108,10 +151,20 @@ def figures_for_model(config: Mapping[str, Any], imgs_dir: str | os.PathLike,
     run, whose figures go to ``artifacts_dir/imgs`` instead of the committed ``imgs/``."""
     if not default_run or is_default_run(**config):
         return Path(imgs_dir), default_run
-    chosen = Path(imgs_dir) != Path(COMMITTED_IMGS_DIR)  # IMGS_DIR given as a parameter: keep it
+    chosen = Path(imgs_dir) not in (Path(COMMITTED_IMGS_DIR), Path(LONE_IMGS_DIR))  # a parameter: keep it
     imgs = Path(imgs_dir) if chosen else figures_dir(None, artifacts_dir, False)
     print(f"The model in {str(artifacts_dir)!r} is not the committed run's: figures go to {imgs}")
     return imgs, False
+
+
+def _enable_colab_widgets() -> None:
+    """On Colab, let notebook widgets (06's latent explorer) draw: Colab shows third-party widgets only
+    with its custom widget manager on (``google.colab.output.enable_custom_widget_manager``)."""
+    try:
+        from google.colab import output  # only Colab has it
+    except ImportError:
+        return
+    output.enable_custom_widget_manager()
 
 
 def describe_model(model: Any) -> str:
@@ -150,5 +203,5 @@ def claim(holds: bool, statement: str, measured: str, *, default_run: bool) -> N
     print(f"Claim of the text (about the default run): {statement}: {verdict}: {measured}.")
 
 
-__all__ = ["claim", "describe_model", "figures_for_model", "notebook_parameters", "set_seed",
-           "start_notebook", "versions"]
+__all__ = ["as_in_series_folder", "claim", "describe_model", "figures_for_model", "in_series_folder",
+           "keep_runs_beside", "notebook_parameters", "set_seed", "start_notebook", "versions"]
