@@ -659,6 +659,7 @@ from vae_machinery.plots import (  # noqa: E402
     save_figure,
     tile_images,
 )
+from vae_machinery.runs_bundle import fetch_runs  # noqa: E402
 from vae_machinery.sweeps import SWEEP_COLUMNS, format_table, plan_sweep, write_csv  # noqa: E402
 
 
@@ -682,7 +683,7 @@ __all__ = [
     "LatentExplorer", "MATMUL_PRECISIONS", "MODEL_FILE", "ParameterError", "RUN_FILE", "SERIES_DEFAULTS",
     "STEPS_PER_EXECUTION", "SWEEP_COLUMNS", "TRAINING_DEFAULTS", "claim", "figures_for_model", "set_seed",
     "start_notebook", "versions", "VAEError", "bfloat16_matmul", "bfloat16_matmul_supported", "check",
-    "check_parameters", "epoch_batches", "epoch_order", "figures_dir", "format_table",
+    "check_parameters", "epoch_batches", "epoch_order", "fetch_runs", "figures_dir", "format_table",
     "functions_from_notebook", "is_default_run", "latent_explorer", "matmul_precision", "parse_idx",
     "plan_sweep", "plot_digit_grid", "plot_image_panels", "plot_image_table", "plot_interpolations",
     "plot_kl_per_dimension", "plot_latent_panels", "plot_latent_space", "plot_latent_sweep",

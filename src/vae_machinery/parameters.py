@@ -42,7 +42,7 @@ KNOWN_PARAMETERS = frozenset({
     "CONV_LATENT_DIMS", "COLLAPSE_LATENT_DIM", "HIDDEN_DIM", "EPOCHS", "BATCH_SIZE", "N_SAMPLES",
     "LEARNING_RATE", "LEARNING_RATES", "LR_DECAY", "MATMUL_PRECISION", "BETA", "BETAS", "HIGH_BETA",
     "BINARIZE", "IWAE_K", "TRAIN_IMAGES", "WARMUP_EPOCHS", "FREE_BITS", "ARTIFACTS_DIR", "SWEEP_DIR",
-    "IMGS_DIR", "RESUME", "RERUN", "SCHEDULER_ADDRESS",
+    "IMGS_DIR", "RESUME", "RERUN", "SCHEDULER_ADDRESS", "RUNS_URL",
 })
 
 # Parameters that hold lists, and the parameter each item must be valid as.
@@ -124,6 +124,11 @@ def check_parameters(**params: Any) -> None:
             if value is not None and (not isinstance(value, str) or "://" not in value and ":" not in value):
                 problem = ("None (a local Dask cluster, or $DASK_SCHEDULER_ADDRESS) or a scheduler "
                            "address such as 'tcp://10.0.0.5:8786'")
+        elif name == "RUNS_URL":
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                problem = ("None (train, or reuse the runs already here) or the address of a runs bundle: "
+                           "an https:// or file:// URL or a path, e.g. "
+                           "'https://example.org/08_conditional_vae-runs.tar.gz#sha256=<64 hex digits>'")
         elif name in {"RESUME", "RERUN"}:
             if not isinstance(value, bool):
                 problem = "True or False"
