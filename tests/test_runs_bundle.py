@@ -217,6 +217,39 @@ def test_a_truncated_bundle_is_an_error_and_leaves_nothing(bundle, tmp_path):
     assert leftovers(tmp_path) == []
 
 
+def test_a_download_that_stops_early_is_an_error_and_a_whole_one_unpacks(bundle, tmp_path):
+    """Over HTTP (a local server): a response cut short of its Content-Length, then a whole one."""
+    import http.server
+    import threading
+
+    path, digest, _ = bundle
+    data = path.read_bytes()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2] if "partial" in self.path else data)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        early = f"stopped early: {len(data) // 2:,} of {len(data):,} bytes"
+        with pytest.raises(rb.RunsBundleError, match=early):
+            rb.fetch_runs(f"{base}/partial.tar.gz#sha256={digest}", tmp_path / "a" / "conditional")
+        assert not (tmp_path / "a" / "conditional").exists() and leftovers(tmp_path / "a") == []
+        line = rb.fetch_runs(f"{base}/runs.tar.gz#sha256={digest}", tmp_path / "b" / "conditional")
+        assert line.startswith(f"Unpacked 3 runs (0 MB) from {base}/runs.tar.gz into")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def test_a_file_that_does_not_match_the_manifest_stops_everything(bundle, tmp_path):
     path, _, _ = bundle
     members = _members(path)

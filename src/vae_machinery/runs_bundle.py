@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import io
 import json
 import os
@@ -223,7 +224,7 @@ def _download(url: str, target: Path, expected: str, runs_url: str) -> int:
                 out.write(chunk)
                 digest.update(chunk)
                 size += len(chunk)
-    except (urllib.error.URLError, OSError, ValueError) as error:
+    except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as error:
         raise RunsBundleError(f"Could not download the runs bundle {runs_url!r} ({error}). Check the address "
                               "(RUNS_URL) and the connection; nothing was unpacked.") from None
     actual = digest.hexdigest()
