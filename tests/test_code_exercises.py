@@ -260,6 +260,97 @@ def test_the_series_own_function_is_no_answer_however_it_is_passed(exercise, cap
         assert "uses the series' own" in vae_answers.verdict(exercise, fn)
 
 
+def _disguised(exercise: str) -> dict[str, object]:
+    """The series' own function for ``exercise``, passed off by routes its code does not show."""
+    import functools
+    import types
+
+    own = LIBRARY[exercise]
+    name = own.__name__
+    helpers = vh  # a module alias
+    stored = {"f": own}
+
+    def closure():
+        inner = own
+        return lambda *args: inner(*args)
+
+    class Caller:  # a callable object
+        def __call__(self, *args):
+            return getattr(helpers, name)(*args)
+
+    def helper_of_mine(*args):  # the answer calls a helper of the student's, which calls the series'
+        return vars(vh)[name](*args)
+
+    return {
+        "its code object rebuilt": types.FunctionType(own.__code__, own.__globals__, "mine",
+                                                      own.__defaults__),
+        "getattr": lambda *args: getattr(vh, name)(*args),
+        "vars(vh)": lambda *args: vars(vh)[name](*args),
+        "a module alias": lambda *args: helpers.__dict__[name](*args),
+        "a closure": closure(),
+        "a stored reference": lambda *args: stored["f"](*args),
+        "a callable object": Caller(),
+        "a helper of the student's": lambda *args: helper_of_mine(*args),
+        "functools.partial of getattr": functools.partial(lambda *args: getattr(vh, name)(*args)),
+    }
+
+
+@pytest.mark.parametrize("exercise", sorted(LIBRARY))
+@pytest.mark.parametrize("route", list(_disguised("02.1")))
+def test_the_series_own_function_scores_nothing_by_any_route(exercise, route, capsys):
+    """A disguised reference function fails the self-check and the hidden test, with a message that
+    says why (its code is the series' function's, or it calls it while it is checked)."""
+    fn = _disguised(exercise)[route]
+    own = f"vh.{LIBRARY[exercise].__name__}"
+    assert check(exercise, fn) is False
+    printed = capsys.readouterr().out
+    assert f"the series' own {own}" in printed and f"{own}," not in printed, printed  # only the one it calls
+    verdict = vae_answers.verdict(exercise, fn)
+    assert verdict is not None and f"the series' own {own}" in verdict, verdict
+
+
+def _numpy_kl(z_mean, z_log_var):
+    z_mean, z_log_var = np.asarray(z_mean), np.asarray(z_log_var)
+    return -0.5 * np.sum(1.0 + z_log_var - z_mean**2 - np.exp(z_log_var), axis=-1)
+
+
+def _tf_kl(z_mean, z_log_var):
+    import tensorflow as tf
+
+    return 0.5 * tf.reduce_sum(tf.square(z_mean) + tf.exp(z_log_var) - 1.0 - z_log_var, axis=-1)
+
+
+def _tf_log_mean_exp(a, axis=-1):
+    import tensorflow as tf
+
+    a = tf.convert_to_tensor(a, tf.float64)
+    return (tf.reduce_logsumexp(a, axis=axis) - tf.math.log(tf.cast(tf.shape(a)[axis], tf.float64))).numpy()
+
+
+RIGHT_OTHER_WAYS = [
+    ("02.1", "keras.ops, sqrt of exp", lambda m, v, e: m + ops.sqrt(ops.exp(v)) * e),
+    ("02.2", "keras.ops, another order",
+     lambda m, v: 0.5 * ops.sum(ops.exp(v) + ops.square(m) - 1.0 - v, axis=-1)),
+    ("03.1", "NumPy with logaddexp.reduce", lambda a, axis=-1: np.logaddexp.reduce(a, axis=axis)
+     - np.log(np.shape(a)[axis])),
+]
+if TENSORFLOW:
+    RIGHT_OTHER_WAYS += [("02.2", "TensorFlow", _tf_kl), ("03.1", "TensorFlow", _tf_log_mean_exp)]
+
+
+@pytest.mark.parametrize("exercise, how, fn", RIGHT_OTHER_WAYS,
+                         ids=[f"{exercise} {how}" for exercise, how, _ in RIGHT_OTHER_WAYS])
+def test_right_answers_written_other_ways_still_score(exercise, how, fn, capsys):
+    """Watching for the series' functions does not catch a right answer: keras.ops, NumPy or TensorFlow."""
+    assert check(exercise, fn) is True, capsys.readouterr().out
+    assert vae_answers.verdict(exercise, fn) is None
+
+
+def test_a_numpy_kl_is_judged_on_its_values_not_rejected_as_the_series_own():
+    verdict = vae_answers.verdict("02.2", _numpy_kl)
+    assert verdict is None or "series' own" not in verdict
+
+
 def test_a_loss_built_on_the_students_own_kl_is_fine(capsys):
     def my_vae_loss(x, logits, z_mean, z_log_var, beta):
         return ops.sum(ops.binary_crossentropy(x, logits, from_logits=True), axis=-1) + beta * kl_divergence(

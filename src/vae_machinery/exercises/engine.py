@@ -17,10 +17,12 @@ this package).
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
+import sys
 import types
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,8 +93,10 @@ def run_self_check(exercise: str, spec: SelfCheck, answer: Any, context: dict[st
             if used:
                 raise Mismatch(f"your function uses the series' own {', '.join(used)}: the exercise is to "
                                "write it yourself, with keras.ops or NumPy")
-        with np.errstate(all="ignore"):  # a naive exp(1000) is a wrong answer, not a warning
-            spec.inspect(answer, **context)
+        with np.errstate(all="ignore"), library_calls(answer if spec.code else None, spec.library) as called:
+            spec.inspect(answer, **context)  # a naive exp(1000) is a wrong answer, not a warning
+        if called:
+            raise Mismatch(_calls_message(called, "your function"))
     except Mismatch as problem:
         message = str(problem)
     except Exception as error:  # the student's code failed: report it, do not raise it
@@ -129,10 +133,74 @@ def _code_objects(code: types.CodeType) -> list[types.CodeType]:
     return found
 
 
+def _library_code(names: Sequence[str]) -> dict[types.CodeType, str]:
+    """The code objects of ``vae_helpers``' functions ``names``: ``{code: "vh.<name>"}``."""
+    helpers = importlib.import_module(LIBRARY_MODULES[0])
+    codes = {}
+    for name in names:
+        code = getattr(getattr(helpers, name, None), "__code__", None)
+        if isinstance(code, types.CodeType):
+            codes[code] = f"vh.{name}"
+    return codes
+
+
+def _same_code(a: types.CodeType, b: types.CodeType) -> bool:
+    """The same function body: the same bytecode, constants and names (a copy of the source compiles
+    to it; so does the code object itself, reused through ``types.FunctionType``)."""
+    return a is b or (a.co_code, a.co_consts, a.co_names) == (b.co_code, b.co_consts, b.co_names)
+
+
+def _own_code(fn: Any) -> types.CodeType | None:
+    """The code of the function ``fn`` (through ``functools.partial`` and callable objects), or None."""
+    while hasattr(fn, "func") and callable(fn.func):  # functools.partial
+        fn = fn.func
+    method = type(fn).__dict__.get("__call__") if not isinstance(fn, types.FunctionType) else None
+    code = getattr(fn, "__code__", None) or getattr(method, "__code__", None)  # a callable object's __call__
+    return code if isinstance(code, types.CodeType) else None
+
+
+@contextlib.contextmanager
+def library_calls(fn: Any, names: Sequence[str]) -> Iterator[set[str]]:
+    """Record which of the series' functions ``names`` run while ``fn``'s code is on the call stack,
+    whatever route led there: a name, ``getattr``, ``vars(vh)``, a closure, an alias of the module, a
+    helper function of the student's. A profile hook (``sys.setprofile``) sees every Python call; a
+    call of the series' function by the checker itself (the grader's reference) is not counted.
+    Yields the set it fills (``{"vh.kl_divergence"}``); ``fn = None`` watches nothing."""
+    called: set[str] = set()
+    code = None if fn is None else _own_code(fn)
+    if code is None or not names:
+        yield called
+        return
+    codes, own = _library_code(names), set(_code_objects(code))
+
+    def hook(frame: types.FrameType, event: str, arg: Any) -> None:
+        if event == "call" and frame.f_code in codes:
+            caller = frame.f_back
+            while caller is not None and caller.f_code not in codes:  # the series' calling itself: once
+                if caller.f_code in own:
+                    called.add(codes[frame.f_code])
+                    return
+                caller = caller.f_back
+
+    previous = sys.getprofile()
+    sys.setprofile(hook)
+    try:
+        yield called
+    finally:
+        sys.setprofile(previous)
+
+
+def _calls_message(called: set[str], who: str) -> str:
+    return (f"{who} calls the series' own {', '.join(sorted(called))} while it is checked: the exercise "
+            "is to write it yourself, with keras.ops or NumPy")
+
+
 def library_functions_used(fn: Any, names: Sequence[str]) -> list[str]:
-    """The functions of ``vae_helpers`` among ``names`` that ``fn`` is, wraps or calls:
-    ``vh.kl_divergence`` itself, ``functools.partial`` of it, a function whose code
-    reads ``vh.kl_divergence`` or a name bound to it. ``["vh.kl_divergence"]``, or []."""
+    """The functions of ``vae_helpers`` among ``names`` that ``fn`` is, wraps or calls, as its code
+    shows: ``vh.kl_divergence`` itself, ``functools.partial`` of it, a function with its code (a copy of
+    its source, or its code object rebuilt into a new function), a function whose code reads
+    ``vh.kl_divergence`` or a name bound to it. ``["vh.kl_divergence"]``, or []. Routes the code does not
+    show (``getattr``, ``vars(vh)``) are caught while the function runs (:func:`library_calls`)."""
     wanted = set(names)
     while hasattr(fn, "func") and callable(fn.func):  # functools.partial
         fn = fn.func
@@ -141,6 +209,10 @@ def library_functions_used(fn: Any, names: Sequence[str]) -> list[str]:
     code = getattr(fn, "__code__", None)
     if code is None:
         return []
+    libraries = _library_code(sorted(wanted)).items()
+    copies = sorted(name for library, name in libraries if _same_code(code, library))
+    if copies:
+        return copies
     scope = dict(getattr(fn, "__globals__", {}))
     for name, cell in zip(code.co_freevars, fn.__closure__ or ()):
         try:
@@ -175,13 +247,16 @@ def function_problem(fn: Any, spec: SelfCheck, *, compare: Callable[[Any], None]
         steps.append(("the comparison with the reference", lambda: compare(fn)))
     for step, run in steps:
         try:
-            with contextlib.redirect_stdout(io.StringIO()), np.errstate(all="ignore"):
+            with (contextlib.redirect_stdout(io.StringIO()), np.errstate(all="ignore"),
+                  library_calls(fn, spec.library) as called):
                 run()
         except Mismatch as problem:
             return f"does not pass {step} ({problem})"
         except Exception as error:
             first = (str(error).strip().splitlines() or [""])[0][:200]
             return f"raises {type(error).__name__}{': ' + first if first else ''} in {step}"
+        if called:
+            return _calls_message(called, "").strip()
     return None
 
 
