@@ -329,7 +329,7 @@ def train_vae(model: VAE, data: Dataset, epochs: int, batch_size: int, learning_
         steps = epochs * math.ceil(len(data.x_train) / batch_size)
         compile_vae(model, learning_rate, total_steps=steps, lr_decay=lr_decay,
                     matmul_precision=matmul_precision)
-    identity = fast_training.run_identity(model, data, batch_size, learning_rate, lr_decay, seed)
+    identity = fast_training.run_identity(model, data, epochs, batch_size, learning_rate, lr_decay, seed)
     checkpoint = Path(checkpoint_dir) / CHECKPOINT_FILE if checkpoint_dir is not None else None
     history = fast_training.restore_history(checkpoint, model, identity, verbose) if resume else {}
     logger = EpochLogger(epochs, verbose)

@@ -215,6 +215,35 @@ def test_active_units_and_kl_per_dimension():
     assert vh.active_units(model, x, threshold=1e9).sum() == 0
 
 
+@pytest.mark.skipif(not vh.bfloat16_matmul_supported(), reason="needs a CPU with bfloat16 products")
+def test_a_run_compiled_without_xla_records_float32_and_is_reused(tmp_path, capsys):
+    """Notebook 09's convolutional runs compile without XLA, so their products are float32 even where
+    "auto" means bfloat16: the record says float32 (it said bfloat16), and XLA = False in the settings
+    makes the reuse rule expect float32, so the run is reused."""
+    calls = []
+
+    def run_of(model):
+        def run():
+            calls.append(1)
+            vh.compile_vae(model, 1e-3, jit_compile=False)
+            return {"train_time_s": 1.0}
+        return run
+
+    settings = {"EPOCHS": 1, "XLA": False}
+    for _ in range(2):
+        model = vh.VAE(latent_dim=2, hidden_dim=8, seed=0)
+        runs.reuse_or_train(tmp_path / "conv", settings, model, run_of(model))
+    assert calls == [1] and runs.read_run(tmp_path / "conv")["matmul_precision"] == "float32"
+    model = vh.VAE(latent_dim=2, hidden_dim=8, seed=0)  # an XLA-compiled run: bfloat16 here
+
+    def xla_run():
+        vh.compile_vae(model, 1e-3)
+        return {"train_time_s": 1.0}
+
+    runs.reuse_or_train(tmp_path / "mlp", {"EPOCHS": 1}, model, xla_run)
+    assert runs.read_run(tmp_path / "mlp")["matmul_precision"] == "bfloat16"
+
+
 def test_reuse_or_train_trains_once_and_reuses_with_the_same_settings(tmp_path, capsys):
     def fresh():
         vh.set_seed(0)

@@ -357,8 +357,12 @@ def test_resume_refuses_a_checkpoint_of_other_settings(mnist, tmp_path):
         vh.train_vae(_fresh_model(), small, epochs=2, batch_size=50, learning_rate=1e-3, seed=3,
                      checkpoint_dir=tmp_path, resume=True, verbose=False)
     with pytest.raises(vh.ArtifactsError, match=r"other settings.*'lr_decay': \(0.0, 0.25\)"):
-        vh.train_vae(_fresh_model(), small, epochs=2, batch_size=100, learning_rate=1e-3, lr_decay=0.25,
+        vh.train_vae(_fresh_model(), small, epochs=1, batch_size=100, learning_rate=1e-3, lr_decay=0.25,
                      seed=3, checkpoint_dir=tmp_path, resume=True, verbose=False)
+    # EPOCHS too: the learning rate's schedule spans the run, so 2 epochs would continue another schedule
+    with pytest.raises(vh.ArtifactsError, match=r"other settings.*'epochs': \(1, 2\).*RESUME = False"):
+        vh.train_vae(_fresh_model(), small, epochs=2, batch_size=100, learning_rate=1e-3, seed=3,
+                     checkpoint_dir=tmp_path, resume=True, verbose=False)
 
 
 def test_nan_loss_stops_with_advice(mnist):

@@ -157,14 +157,17 @@ def binarize_seed(seed: int, epoch: int) -> int:
 CHECKPOINT_FILE = "checkpoint.npz"
 
 
-def run_identity(model: Any, data: Any, batch_size: int, learning_rate: float,
+def run_identity(model: Any, data: Any, epochs: int, batch_size: int, learning_rate: float,
                  lr_decay: float, seed: int) -> dict:
     """The settings a checkpoint must share with a run that resumes from it
-    (for models other than the VAE, e.g. notebook 09's, the sizes they have)."""
+    (for models other than the VAE, e.g. notebook 09's, the sizes they have). ``epochs`` is one of
+    them: the learning rate's schedule spans the run's epochs, so a run resumed with another number
+    would follow another schedule than the one it started."""
     sizes = {name: getattr(model, name, None)
              for name in ("latent_dim", "hidden_dim", "hidden_layers", "activation", "input_dim", "beta")}
     model_class = {} if type(model).__name__ == "VAE" else {"model_class": type(model).__name__}
-    return dict(dataset=data.name, binarize=data.binarize, **sizes, **model_class, batch_size=batch_size,
+    return dict(dataset=data.name, binarize=data.binarize, **sizes, **model_class, epochs=epochs,
+                batch_size=batch_size,
                 learning_rate=float(learning_rate), lr_decay=float(lr_decay),
                 matmul_precision=matmul_precision(model), seed=seed, validation_images=len(data.x_val))
 

@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from .bfloat16 import resolve_matmul_precision
+from .bfloat16 import matmul_precision, resolve_matmul_precision
 from .files import write_json
 
 RUN_FILE = "run.json"
@@ -51,8 +51,9 @@ def _plain(settings: Mapping[str, Any]) -> dict[str, Any]:
 
 def matmul_precision_for(settings: Mapping[str, Any]) -> str:
     """The precision a run with ``settings`` multiplies in on this machine (its ``MATMUL_PRECISION``,
-    default ``"auto"``)."""
-    return resolve_matmul_precision(settings.get("MATMUL_PRECISION", "auto"))
+    default ``"auto"``; ``XLA = False``, notebook 09's convolutional runs, compiles without XLA, which
+    bfloat16 products need: float32)."""
+    return resolve_matmul_precision(settings.get("MATMUL_PRECISION", "auto"), settings.get("XLA"))
 
 
 def start_run(folder: str | Path) -> Path:
@@ -166,7 +167,10 @@ def reuse_or_train(folder: str | Path, settings: Mapping[str, Any], model: Any,
     partial = folder / f".partial-{WEIGHTS_FILE}"  # Keras wants the name to end in .weights.h5
     model.save_weights(partial)
     os.replace(partial, folder / WEIGHTS_FILE)
+    # What the compiled model multiplied in (notebook 09's convolutional runs, compiled without XLA:
+    # float32 on any CPU), not what the settings ask for; a model that train() never compiled: the settings'.
+    precision = matmul_precision(model) if model.compiled else matmul_precision_for(settings)
     write_run(folder, settings, results, model_file=WEIGHTS_FILE, log="".join(tee.parts),
-              matmul_precision=matmul_precision_for(settings))
+              matmul_precision=precision)
     print(f"{label} trained in {results['train_time_s']:.0f} s", flush=True)
     return {**results, "reused": False}
