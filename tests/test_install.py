@@ -259,8 +259,10 @@ def test_the_setup_cell_says_in_one_line_what_pip_installed_and_changed():
     assert line == ("pip installed vae-mnist-notebooks 0.1.0, ipy-events 2.0.4 (reinstalled); changed "
                     "matplotlib 3.10.0 -> 3.11.2, dask 2025.1.0 -> 2026.8.0. Restart the kernel (on Colab: "
                     "Runtime > Restart session), then run the notebook again: matplotlib was already "
-                    "imported at the old version.")
+                    "imported at its old version.")
     assert "Restart" not in describe_install(report, before, {"numpy"})  # nothing changed was imported
+    both = describe_install(report, before, {"matplotlib", "dask.array"})
+    assert both.endswith("dask, matplotlib were already imported at their old versions.")
     coloured = report.replace("{", "\x1b[1m{\x1b[0m").replace('"dask"', '\x1b[32m"dask"\x1b[0m')  # kernel
     assert describe_install(coloured, before, {"matplotlib.pyplot"}) == line
     assert describe_install(_report(), before, set()) == (

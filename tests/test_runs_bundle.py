@@ -185,7 +185,7 @@ def test_runs_of_another_precision_are_announced_as_trained_again(tmp_path):
     _run(source / "cvae", 42, precision=other)
     digest = rb.pack_runs(source, tmp_path / "b.tar.gz")
     line = rb.fetch_runs(f"{tmp_path / 'b.tar.gz'}#sha256={digest}", tmp_path / "target")
-    assert f"1 of them multiplied in {other}" in line and "trained again" in line
+    assert f"1 of them were trained with {other} products" in line and "train again here" in line
 
 
 # ------------------------------------------------------------------------------------------------

@@ -56,8 +56,10 @@ def describe_install(report: str, before: Mapping[str, str], modules: Collection
     line = "; ".join(parts) + "."
     stale = sorted(name for name, _ in changed if name in imported_distributions(modules))
     if stale:
-        line += (f" Restart the kernel (on Colab: Runtime > Restart session), then run the notebook again: "
-                 f"{', '.join(stale)} was already imported at the old version.")
+        which = (f"{stale[0]} was already imported at its old version" if len(stale) == 1
+                 else f"{', '.join(stale)} were already imported at their old versions")
+        line += (" Restart the kernel (on Colab: Runtime > Restart session), then run the notebook again: "
+                 f"{which}.")
     return line
 
 

@@ -329,8 +329,8 @@ def _precision_note(run_folder: Path, runs: Sequence[str]) -> str:
     if not other:
         return ""
     here = matmul_precision_for(other[0]["settings"])
-    return (f"; but {len(other)} of them multiplied in {other[0]['matmul_precision']} and this machine in "
-            f"{here} (MATMUL_PRECISION 'auto'): those are trained again")
+    return (f"; but {len(other)} of them were trained with {other[0]['matmul_precision']} products and this "
+            f"machine computes in {here}: those train again here")
 
 
 def fetch_runs(runs_url: str, run_folder: str | os.PathLike) -> str:
@@ -341,10 +341,11 @@ def fetch_runs(runs_url: str, run_folder: str | os.PathLike) -> str:
     The whole file's SHA-256 is checked first (a wrong one, or a partial download, is an error
     that says what to do), then every file against the bundle's manifest; unsafe members
     (absolute paths, ``..``, links) are refused. Only then does each run move into place, whole;
-    a finished run already in ``run_folder`` is kept, never overwritten. On any error nothing of
-    the bundle stays behind. A bundle already unpacked there, its runs all still present, is not
-    downloaded again (``run_folder/.fetched_runs.json`` remembers it). A path holding ``#`` must
-    be given as a ``file://`` URL with the ``#`` written ``%23``.
+    a finished run already in ``run_folder`` is kept, never overwritten. On any error no temporary
+    file and no half-unpacked run stays behind (runs already moved into place stay, each whole). A
+    bundle already unpacked there, its runs all still present, is not downloaded again
+    (``run_folder/.fetched_runs.json`` remembers it). A path holding ``#`` must be given as a
+    ``file://`` URL with the ``#`` written ``%23``.
     """
     url, expected = _split_address(runs_url)
     if expected is None:
@@ -355,7 +356,7 @@ def fetch_runs(runs_url: str, run_folder: str | os.PathLike) -> str:
     if earlier and all(read_run(run_folder / run) is not None for run in earlier["runs"]):
         note = _precision_note(run_folder, earlier["runs"])
         return (f"The {len(earlier['runs'])} runs of {shown} are already in {run_folder}: nothing fetched; "
-                f"every run below with their settings is reused{note}.")
+                f"every run below with these settings is reused{note}.")
     parent = run_folder.absolute().parent
     parent.mkdir(parents=True, exist_ok=True)
     download = staging = None
@@ -379,5 +380,5 @@ def fetch_runs(runs_url: str, run_folder: str | os.PathLike) -> str:
                     if any(name.startswith(f"{run}/") for run in moved)) / 1e6
     kept_note = f", kept the {len(kept)} already there (never overwritten)" if kept else ""
     return (f"Unpacked {len(moved)} runs ({megabytes:.0f} MB) from {shown} into {run_folder}{kept_note}: "
-            f"every run below with their settings is reused, not trained"
+            f"a run below with the settings it was trained with is reused, not trained"
             f"{_precision_note(run_folder, manifest['runs'])}.")
