@@ -221,6 +221,7 @@ def test_grading_01_and_02(tmp_path, monkeypatch, mnist_dir):
     scores = editions.grade([submissions / name for name in ("teacher", "untouched", "one_wrong",
                                                               "from_the_package")],
                             tmp_path / "course", FAST, runs=tmp_path / "no-runs")
+    assert not scores.failures and not scores.skipped, (scores.failures, scores.skipped)
     full = {path.stem: score.auto_max for path, score in zip(FAST, scores["teacher"].values())}
     assert full == {"01_data": 3, "02_model": 6}, full
     assert _points(scores, "teacher") == full
@@ -312,6 +313,7 @@ def test_grading_every_notebook_of_the_series(tmp_path, monkeypatch, mnist_dir, 
     for path in NOTEBOOKS:  # one notebook at a time: 07-10 with their short version
         parameters = short_runs.parameters.get(path.name[:2], {})
         graded = editions.grade([submissions / "teacher"], course, [path], runs=runs, parameters=parameters)
+        assert not graded.failures and not graded.skipped, (graded.failures, graded.skipped)
         for student, rows in graded.items():
             scores.setdefault(student, {}).update(rows)
     with capsys.disabled():
