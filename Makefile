@@ -5,6 +5,7 @@
 #   make run EPOCHS=5 LATENT_DIM=10
 #   make test                     # everyday: ruff and the fast tests (a few minutes)
 #   make check                    # everything: the slow tests and nbval of the notebooks too (CI runs this)
+#   make lowest                   # the lowest versions pyproject.toml allows: fast tests, 01-03 (check runs it)
 #   make experiments              # notebook 07: the beta / latent-size sweep, 3 seeds (hours on 2 cores)
 #   make experiments EPOCHS=1     # a quick version of the sweep
 #   make beyond                   # notebooks 08-10: conditional VAE, conv VAE, posterior collapse
@@ -24,10 +25,10 @@ CLI_PARAMS := $(filter-out $(addsuffix =%,$(MAKE_VARS)),$(MAKEOVERRIDES))
 PM_ARGS := $(foreach a,$(CLI_PARAMS),-p $(subst =, ,$(a)))
 PYTEST_NBVAL := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: help venv run experiments beyond test check lint unit nbval notebooks lab site clean
+.PHONY: help venv run experiments beyond test check lowest lint unit nbval notebooks lab site clean
 
 help:
-	@sed -n '1,14p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '1,15p' Makefile | sed 's/^# \{0,1\}//'
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; \
@@ -60,9 +61,16 @@ beyond: venv
 test: venv lint
 	$(PY) -m pytest -m "not slow" --durations=10 tests
 
-# The full check (CI runs it): every test, the slow ones too, and nbval of the committed notebooks.
+# The full check (CI runs it): every test, the slow ones too, and nbval of the committed notebooks;
+# then the same package on the lowest versions pyproject.toml allows (make lowest).
 check: venv lint
 	$(PY) -m pytest $(PYTEST_NBVAL) --durations=25 notebooks tests
+	$(PY) tools/check_lowest.py
+
+# The floors of pyproject.toml hold: .venv-lowest gets the lowest versions it allows (uv, from PyPI;
+# a few seconds with uv's cache warm), then the fast tests of the package and notebooks 01-03 (EPOCHS=1).
+lowest: venv
+	$(PY) tools/check_lowest.py
 
 # ruff's rules are in pyproject.toml; the notebooks are checked too.
 lint: venv
@@ -90,4 +98,4 @@ site: venv
 	$(PY) tools/build_site.py --from $(FROM)
 
 clean:
-	rm -rf build artifacts .pytest_cache src/*.egg-info
+	rm -rf build artifacts .pytest_cache src/*.egg-info .venv-lowest
