@@ -409,7 +409,7 @@ FAULTS = {
     "a binder pin outside pyproject's range, requirements.txt alike": (
         binder_problems, [("binder/requirements.txt", "keras==3.15.1", "keras==4.0.0"),
                           ("requirements.txt", "keras==3.15.1", "keras==4.0.0")],
-        "keras==4.0.0 is outside pyproject.toml's keras<4,>=3.15"),
+        "keras==4.0.0 is outside pyproject.toml's keras<4,"),  # the floor: pyproject's
     "a binder line that is not pinned": (
         binder_problems, [("binder/requirements.txt", "numpy==2.4.6", "numpy>=2")], "numpy>=2 is not pinned"),
     "a runtime dependency missing from binder": (
