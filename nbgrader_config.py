@@ -21,5 +21,16 @@ c.ClearSolutions.text_stub = "*Your explanation (a sentence or two):*"
 # Autograding re-executes every notebook on the instructor's finished runs (tools/editions.py
 # injects where they are and RESUME = True), so no cell trains; the slowest cells left (notebook 03's
 # importance-weighted estimate on the 10,000 test images, 06's evaluations) take well under a
-# minute on 2 cores. A cell that runs longer than this fails with CellTimeoutError.
+# minute on 2 cores. A cell that runs longer than this is interrupted and fails; the cells after
+# it still run.
 c.Execute.timeout = 300
+
+# The graded notebooks carry each written answer's rubric in a cell tagged "grader-rubric", below
+# the answer, for the formgrader (tools/editions.py, add_rubrics); the feedback returned to the
+# students leaves those cells out (and only the feedback: the formgrader shows them).
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.preprocessors import GetGrades  # noqa: E402
+
+from vae_machinery.nbgrader_plugins import RemoveRubrics  # noqa: E402
+
+c.GenerateFeedback.preprocessors = [GetGrades, RemoveRubrics, CSSHTMLHeaderPreprocessor]

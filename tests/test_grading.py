@@ -62,8 +62,9 @@ def test_a_file_of_no_notebook_matches_nothing(name):
 
 def test_the_name_pattern_is_one_regular_expression():
     pattern = editions.submission_pattern([DATA, TRAINING]).pattern
-    assert pattern == (r"(?:[^_]+_(?:late_)?\d+_\d+_|.+_attempt_\d{4}(?:-\d{2}){5}_"
-                       r"|.+_\d+_assignsubmission_file_)?"
+    assert pattern == (r"(?:(?:[^_]+_(?P<late>late_)?(?P<canvas_id>\d+)_\d+_)"
+                       r"|(?:.+_(?P<blackboard_id>[^_]+)_attempt_(?P<handed_in>\d{4}(?:-\d{2}){5})_)"
+                       r"|(?:(?P<moodle_name>.+)_(?P<moodle_id>\d+)_assignsubmission_file_))?"
                        r"(?:copy[ _]of[ _])*(?P<notebook>01_data|03_training)(?:[ _]?\(\d+\)|-\d+)?\.ipynb")
 
 

@@ -119,13 +119,20 @@ def test_runner_rejects_unknown_parameter():
     assert "unknown parameter(s) EPOCH" in result.stderr and "EPOCHS" in result.stderr
 
 
-def test_runner_parses_values_like_papermill():
+def test_the_tools_parse_command_line_values_one_way():
+    """tools/run_series.py and tools/editions.py grade read ``-p NAME VALUE`` with one parser: the
+    values papermill's ``-p`` reads alike, and lists (07's SEEDS, BETAS) as lists."""
     sys.path.insert(0, str(ROOT / "tools"))
-    from run_series import parse_value
+    import run_series
 
+    import editions
+    from vae_machinery.parameters import parse_value
+
+    assert run_series.parse_value is parse_value and editions.parse_value is parse_value
     assert parse_value("5") == 5 and parse_value("1e-3") == 1e-3
     assert parse_value("None") is None and parse_value("True") is True
-    assert parse_value("fashion_mnist") == "fashion_mnist"
+    assert parse_value("fashion_mnist") == "fashion_mnist" and parse_value("a b") == "a b"
+    assert parse_value("[42, 43]") == [42, 43] and parse_value("[0.5, 1.0]") == [0.5, 1.0]
 
 
 @pytest.mark.slow

@@ -67,7 +67,9 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+from vae_machinery import submissions  # noqa: E402
 from vae_machinery.files import atomic_write  # noqa: E402
+from vae_machinery.parameters import parse_value  # noqa: E402
 
 NOTEBOOKS = ROOT / "notebooks"
 INSTRUCTOR = ROOT / "instructor"  # the hidden tests' expected answers (vae_answers): never given to students
@@ -114,18 +116,53 @@ def _grader_environment() -> dict[str, str]:
     return {**os.environ, "PATH": path, "PYTHONPATH": python_path}
 
 
-def _nbgrader_process(*args: str, course: Path) -> subprocess.CompletedProcess[str]:
-    """Run one nbgrader command on the course folder with the project's nbgrader_config.py; its
-    exit status and output, whatever they are."""
-    return subprocess.run([_nbgrader(), *args, f"--CourseDirectory.root={course}"], cwd=ROOT,
-                          capture_output=True, text=True, env=_grader_environment())
+def _nbgrader_process(*args: str, course: Path, root: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run one nbgrader command on the course folder (or on the folder ``root`` with the course's
+    settings), from the course folder, so that nbgrader reads the course's ``nbgrader_config.py``
+    (:func:`write_course_config`: the project's settings, the course id and the exchange); its exit
+    status and output, whatever they are."""
+    write_course_config(course)
+    return subprocess.run([_nbgrader(), *args, f"--CourseDirectory.root={(root or course).resolve()}"],
+                          cwd=course, capture_output=True, text=True, env=_grader_environment())
 
 
-def _run_nbgrader(*args: str, course: Path) -> None:
-    """Run one nbgrader command on the course folder; stop with its output if it fails."""
+def _run_nbgrader(*args: str, course: Path) -> str:
+    """Run one nbgrader command on the course folder; stop with its output if it fails, else return it."""
     result = _nbgrader_process(*args, course=course)
     if result.returncode != 0:
         raise SystemExit(f"nbgrader {args[0]} failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+    return f"{result.stdout}\n{result.stderr}"
+
+
+COURSE_CONFIG = """\
+# nbgrader's settings for this course folder, written by tools/editions.py ({command}).
+# Run nbgrader from this folder (cd {root}) and it reads them.
+c = get_config()  # noqa: F821 - provided by nbgrader
+load_subconfig({project!r})  # noqa: F821 - the series' settings: stubs, cell timeout
+c.CourseDirectory.root = {root!r}
+"""
+EXCHANGE_CONFIG = """\
+c.CourseDirectory.course_id = {course_id!r}
+c.Exchange.root = {exchange!r}
+"""
+
+
+def write_course_config(course: Path, course_id: str | None = None, exchange: Path | None = None) -> Path:
+    """The course folder's ``nbgrader_config.py``: it loads the project's (``nbgrader_config.py`` at
+    the repository root) and names the folder as the course's root; with ``course_id`` and
+    ``exchange``, it also sets nbgrader's course id and exchange folder, which nbgrader's exchange
+    (``release_assignment``, ``collect``, the students' ``fetch_assignment`` and ``submit``) needs.
+    Written when missing or when a course id is given (:func:`setup_course`); kept otherwise."""
+    config = course / "nbgrader_config.py"
+    if config.exists() and course_id is None:
+        return config
+    text = COURSE_CONFIG.format(command="setup" if course_id else "a course folder of its own",
+                                root=str(course.resolve()), project=str(ROOT / "nbgrader_config.py"))
+    if course_id is not None:
+        text += EXCHANGE_CONFIG.format(course_id=course_id, exchange=str(Path(exchange or "").resolve()))
+    course.mkdir(parents=True, exist_ok=True)
+    atomic_write(config, lambda tmp: tmp.write_text(text))
+    return config
 
 
 def _student_cells(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -172,7 +209,9 @@ def student_edition(out: Path, *, course: Path | None = None, notebooks: Sequenc
     for path in notebooks:
         options = ["--force"] + ([] if database else ["--no-db"])
         _run_nbgrader("generate_assignment", assignment(path), *options, course=course)
-        nb = _student_cells(nbformat.read(course / "release" / assignment(path) / path.name, as_version=4))
+        released = course / "release" / assignment(path) / path.name
+        nb = _student_cells(nbformat.read(released, as_version=4))
+        _write_atomically(nb, released)  # what nbgrader's exchange releases: the answer cells open
         _write_atomically(nb, out / path.name)
         written.append(out / path.name)
     return written
@@ -249,41 +288,18 @@ def inject_parameters(nb: nbformat.NotebookNode, parameters: dict[str, object]) 
 # --------------------------------------------------------------------------
 # Submitted files: which notebook each is, and when it was handed in
 # --------------------------------------------------------------------------
-# What the students' tools and the learning platforms put around a notebook's file name. Matched
-# case-insensitively, the name being the series' own (``03_training``) and ending in ``.ipynb``:
-LMS_PREFIXES = {
-    # Canvas, "Download Submissions": <lastnamefirstname>_[LATE_]<user id>_<submission id>_<file name>
-    "Canvas": r"[^_]+_(?:late_)?\d+_\d+_",
-    # Blackboard, "Download Assignment": <assignment>_<user name>_attempt_<YYYY-MM-DD-HH-MM-SS>_<file name>
-    "Blackboard": r".+_attempt_\d{4}(?:-\d{2}){5}_",
-    # Moodle, "Download all submissions" (not in folders): <Full Name>_<id>_assignsubmission_file_<file name>
-    "Moodle": r".+_\d+_assignsubmission_file_",
-}
-COPY_PREFIX = r"(?:copy[ _]of[ _])*"  # Colab's and Google Drive's "Copy of ", once or more
-COPY_SUFFIX = r"(?:[ _]?\(\d+\)|-\d+)?"  # a browser's second download " (1)"; Canvas's re-submission "-1"
-
-
 def submission_pattern(notebooks: Sequence[Path]) -> re.Pattern[str]:
     """The regular expression of the file names that :func:`match_notebook` takes for ``notebooks``:
     the group ``notebook`` is the notebook's name without ``.ipynb``."""
-    stems = "|".join(re.escape(path.stem) for path in notebooks)
-    lms = "|".join(LMS_PREFIXES.values())
-    return re.compile(rf"(?:{lms})?{COPY_PREFIX}(?P<notebook>{stems}){COPY_SUFFIX}\.ipynb", re.IGNORECASE)
+    return submissions.submission_pattern([path.stem for path in notebooks])
 
 
 def match_notebook(name: str, notebooks: Sequence[Path] | None = None) -> Path | None:
     """The notebook of ``notebooks`` (default: the series) that a submitted file named ``name`` is,
-    or None: its name as released ("03_training.ipynb"), or as Colab, Google Drive or a browser save
-    a copy ("Copy of 03_training.ipynb", "03_training (1).ipynb"), or as Canvas, Blackboard or
-    Moodle name it in a bulk download ("smithjane_LATE_12345_67890_03_training.ipynb",
-    "Week 3_jdoe_attempt_2026-10-02-10-11-12_03_training.ipynb",
-    "Jane Smith_4242_assignsubmission_file_03_training.ipynb"), in any case. Only ``.ipynb``
-    files match; another notebook's number, or a name of no notebook, does not."""
+    or None (see :func:`vae_machinery.submissions.parse_submission_name` for the names taken)."""
     notebooks = list(notebooks or series())
-    found = submission_pattern(notebooks).fullmatch(name)
-    if found is None:
-        return None
-    return next(path for path in notebooks if path.stem.lower() == found["notebook"].lower())
+    found = submissions.parse_submission_name(name, [path.stem for path in notebooks])
+    return None if found is None else next(path for path in notebooks if path.stem == found.notebook)
 
 
 @dataclass(frozen=True)
@@ -316,7 +332,7 @@ def find_submissions(folder: Path, notebooks: Sequence[Path] | None = None,
             continue
         if entry.is_dir() and entry.name in stems:  # nbgrader's layout
             for inner in sorted(entry.iterdir()):
-                if inner.name.startswith(".") or inner.name == "timestamp.txt":
+                if inner.name.startswith(".") or inner.name in NBGRADER_FILES:
                     continue
                 if inner.name == f"{entry.name}.ipynb":
                     candidates.setdefault(entry.name, []).append(inner)
@@ -341,6 +357,7 @@ def find_submissions(folder: Path, notebooks: Sequence[Path] | None = None,
     return found, skipped
 
 
+NBGRADER_FILES = ("timestamp.txt", "submission_secret.txt")  # what nbgrader keeps beside a submission
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"  # nbgrader's (its exchange's timestamp_format), in UTC
 
 
@@ -358,15 +375,20 @@ def submission_timestamp(file: Path) -> str:
     return when.strftime(TIMESTAMP_FORMAT)
 
 
-def submit(course: Path, student: str, path: Path, content: bytes, timestamp: str) -> Path | None:
+def submit(course: Path, student: str, path: Path, content: bytes, timestamp: str,
+           secret: bytes | None = None) -> Path | None:
     """Write a submission of notebook ``path`` (``content``, handed in at ``timestamp``) where
     ``nbgrader autograde`` reads it, ``submitted/<student>/<assignment>/`` with its
-    ``timestamp.txt``. A folder already there (from ``nbgrader collect`` or an earlier grading) is
+    ``timestamp.txt`` (and nbgrader's ``submission_secret.txt``, ``secret``, which its exchange
+    needs to release the feedback). A folder already there (from ``nbgrader collect`` or an earlier
+    grading) is
     never deleted or overwritten: unless it holds exactly these two files already, it is moved whole
     to ``superseded/<student>/<assignment>/<UTC time of the move>/`` in the course (outside
     ``submitted/``, where nbgrader would take it for another assignment); return where it went."""
     target = course / "submitted" / student / assignment(path)
     files = {path.name: content, "timestamp.txt": timestamp.encode()}
+    if secret is not None:
+        files["submission_secret.txt"] = secret
     moved = None
     if target.exists():
         there = {p.name: p.read_bytes() for p in target.iterdir() if p.is_file()}
@@ -393,10 +415,12 @@ class Score:
     auto_max: float
     written_max: float  # explanation cells: points a person gives in formgrader
     seconds: float
+    late: float = 0.0  # seconds after the assignment's due date (nbgrader's, 0 without a due date)
 
     def line(self) -> str:
+        late = f", late by {self.late / 3600:.1f} h" if self.late > 0 else ""
         return (f"{self.auto:g} of {self.auto_max:g} autograded points, written answers worth "
-                f"{self.written_max:g} to read ({self.seconds:.0f} s)")
+                f"{self.written_max:g} to read{late} ({self.seconds:.0f} s)")
 
 
 @dataclass(frozen=True)
@@ -446,6 +470,8 @@ class GradingReport(Mapping[str, dict[str, Score]]):
     failures: list[Failure] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     superseded: list[Path] = field(default_factory=list)
+    tasks: int = 0  # submissions handed to nbgrader
+    seconds: float = 0.0  # wall time of autograding them
 
     def __getitem__(self, student: str) -> dict[str, Score]:
         return self.scores[student]
@@ -495,26 +521,128 @@ def _read_score(course: Path, path: Path, student: str, seconds: float) -> Score
         notebook = gradebook.find_submission_notebook(path.stem, assignment(path), student)
         auto = [g for g in notebook.grades if g.cell_type == "code"]
         written = [g for g in notebook.grades if g.cell_type == "markdown"]
+        late = gradebook.find_submission(assignment(path), student).total_seconds_late
         return Score(auto=sum(g.score for g in auto), auto_max=sum(g.max_score for g in auto),
-                     written_max=sum(g.max_score for g in written), seconds=seconds)
+                     written_max=sum(g.max_score for g in written), seconds=seconds, late=late)
 
 
-def grade(submissions: Iterable[Path], course: Path, notebooks: Sequence[Path] | None = None, *,
-          runs: Path = RUNS, parameters: dict[str, object] | None = None) -> GradingReport:
-    """Autograde each student's folder of submitted notebooks with nbgrader, one submission after
-    the other; the student's id is the folder's name. Each file is matched to its notebook by name
-    (:func:`match_notebook`, :func:`find_submissions`); the notebooks of ``notebooks`` (default: the
-    series) that a folder holds are graded, a notebook it does not hold is not graded for that
-    student. Return a :class:`GradingReport`: {student: {notebook stem: Score}}, and every submission
-    nbgrader could not grade and every file not graded, with why. One submission that fails does
-    not stop the others; nothing already in the course's ``submitted/`` is deleted (:func:`submit`)."""
+@dataclass(frozen=True)
+class Task:
+    """One submission to autograde: a student's notebook, already in the course's ``submitted/``."""
+
+    student: str
+    notebook: str  # the notebook's name without .ipynb, also the assignment's
+    file: Path  # the student's file it came from
+
+
+def autograde_task(course: str, student: str, name: str, timeout: int | None = None) -> dict[str, object]:
+    """Autograde one submission, ``submitted/<student>/<name>/``, with ``nbgrader autograde`` in a
+    working folder of its own, ``grading/<student>/<name>/`` in the course: a copy of the course's
+    gradebook (made by :func:`grade` before any task starts) and links to the course's ``source/``,
+    ``release/`` and this submission; ``timeout``: seconds a cell may run (default: the project's
+    ``c.Execute.timeout``). No two tasks write one file, so tasks run at once on any
+    Dask worker that sees the course folder; :func:`merge_task` then takes the result into the
+    course, one task after another. Return nbgrader's exit status, output and the seconds taken."""
+    root = Path(course)
+    work = root / "grading" / student / name
+    (work / "submitted" / student).mkdir(parents=True, exist_ok=True)
+    for folder in ("source", "release"):
+        if not (work / folder).exists():
+            (work / folder).symlink_to(root / folder)
+    link = work / "submitted" / student / name
+    if not link.is_symlink():
+        link.symlink_to(root / "submitted" / student / name)
+    start = time.perf_counter()
+    options = [] if timeout is None else [f"--Execute.timeout={timeout}"]
+    result = _nbgrader_process("autograde", name, f"--student={student}", "--force", *options,
+                               course=root, root=work)
+    return {"returncode": result.returncode, "output": f"{result.stdout}\n{result.stderr}".strip(),
+            "seconds": time.perf_counter() - start}
+
+
+def merge_task(course: Path, student: str, name: str) -> None:
+    """Take a finished task's grades (:func:`autograde_task`) into the course's gradebook and its
+    graded notebook into ``autograded/<student>/<name>/``; remove the task's working folder. The one
+    writer of the course's gradebook: nbgrader's SQLite database is never written by two processes."""
+    import warnings
+
+    from nbgrader.api import Gradebook
+    from sqlalchemy.exc import SAWarning
+
+    work = course / "grading" / student / name
+    with Gradebook(f"sqlite:///{work / 'gradebook.db'}") as done, \
+            Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook, warnings.catch_warnings():
+        # nbgrader's own add_submission warns so (its autograde too); the rows are written all the same
+        warnings.filterwarnings("ignore", "Object of type .* not in session", SAWarning)
+        graded = done.find_submission(name, student)
+        submission = gradebook.update_or_create_submission(name, student, timestamp=graded.timestamp)
+        submission.extension = graded.extension
+        for notebook in graded.notebooks:
+            target = gradebook.find_submission_notebook(notebook.name, name, student)
+            target.flagged = notebook.flagged
+            target.late_submission_penalty = notebook.late_submission_penalty
+            grades = {grade.name: grade for grade in notebook.grades}
+            for grade in target.grades:
+                for column in ("auto_score", "manual_score", "extra_credit", "needs_manual_grade"):
+                    setattr(grade, column, getattr(grades[grade.name], column))
+            comments = {comment.name: comment for comment in notebook.comments}
+            for comment in target.comments:
+                comment.auto_comment = comments[comment.name].auto_comment
+                comment.manual_comment = comments[comment.name].manual_comment
+        gradebook.db.commit()
+    target_folder = course / "autograded" / student / name
+    if target_folder.exists():
+        shutil.rmtree(target_folder)  # the previous grading's output; what was submitted stays in submitted/
+    target_folder.parent.mkdir(parents=True, exist_ok=True)
+    (work / "autograded" / student / name).rename(target_folder)
+    shutil.rmtree(work)
+    for graded in target_folder.glob("*.ipynb"):
+        add_rubrics(graded, course / "source" / name / graded.name)
+
+
+RUBRIC_TAG = submissions.RUBRIC_TAG  # nbgrader_config.py removes these cells from the feedback
+RUBRIC = re.compile(r"^\*\*Rubric \(\d+ points?\):\*\*.*$", re.MULTILINE)
+
+
+def add_rubrics(graded: Path, source: Path) -> int:
+    """Put the rubric of each written answer (the "**Rubric (1 point):** ..." line of the
+    instructor's explanation, in ``source``) in a cell of its own right below the student's answer
+    in the graded notebook, where the formgrader shows it; the cells are tagged ``grader-rubric``,
+    which the feedback leaves out. Return the number of rubrics added."""
+    if not source.is_file():
+        return 0
+    rubrics = {}
+    for cell in nbformat.read(source, as_version=4).cells:
+        found = RUBRIC.search(cell.source) if cell.cell_type == "markdown" else None
+        if found and cell.metadata.get("nbgrader", {}).get("grade_id"):
+            rubrics[cell.metadata["nbgrader"]["grade_id"]] = found.group(0)
+    try:
+        nb = nbformat.read(graded, as_version=4)
+    except Exception:  # nbgrader graded it, so it reads; anything else is left as it is
+        return 0
+    cells = []
+    for cell in nb.cells:
+        if RUBRIC_TAG in cell.metadata.get("tags", []):
+            continue  # from an earlier grading
+        cells.append(cell)
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell.cell_type == "markdown" and grade_id in rubrics:
+            text = rubrics[grade_id].replace("**Rubric", "**Rubric, for the grader", 1)
+            cells.append(nbformat.v4.new_markdown_cell(f"> {text}", metadata={"tags": [RUBRIC_TAG]}))
+    nb.cells = cells
+    _write_atomically(nb, graded)
+    return sum(RUBRIC_TAG in c.metadata.get("tags", []) for c in cells)
+
+
+def _prepare(folders: Iterable[Path], course: Path, notebooks: Sequence[Path], runs: Path,
+             parameters: dict[str, object], report: GradingReport) -> list[Task]:
+    """Match each student's files to the notebooks, record the student, give them a copy of the runs
+    and write each submission where nbgrader reads it (:func:`submit`); the tasks to grade."""
     from nbgrader.api import Gradebook
 
-    notebooks = list(notebooks or series())
     known = {path.stem: path for path in [*series(), *notebooks]}
-    student_edition(course / "student", course=course, notebooks=notebooks, database=True)
-    report = GradingReport()
-    for folder in submissions:
+    tasks = []
+    for folder in folders:
         student = folder.name
         found, skipped = find_submissions(folder, list(known.values()))
         report.skipped += skipped
@@ -527,35 +655,317 @@ def grade(submissions: Iterable[Path], course: Path, notebooks: Sequence[Path] |
         linked_copy(runs, student_runs)
         for path, file in chosen:
             try:
-                content = _submission_content(file, path, student_runs.resolve(), parameters or {})
+                content = _submission_content(file, path, student_runs.resolve(), parameters)
             except Exception as error:  # one submission's problem: reported, the others graded
                 report.failures.append(Failure(student, path.stem, file,
                                                f"the grader could not add its parameters: {error!r}"))
                 continue
-            moved = submit(course, student, path, content, submission_timestamp(file))
+            secret = file.parent / "submission_secret.txt"  # from nbgrader's exchange (collect)
+            in_layout = file.parent.name == path.stem and secret.is_file()
+            moved = submit(course, student, path, content, submission_timestamp(file),
+                           secret.read_bytes() if in_layout else None)
             if moved is not None:
                 report.superseded.append(moved)
-            start = time.perf_counter()
-            result = _nbgrader_process("autograde", assignment(path), f"--student={student}", "--force",
-                                       course=course)
-            seconds = time.perf_counter() - start
-            if result.returncode != 0:
-                output = f"{result.stdout}\n{result.stderr}".strip()
-                report.failures.append(Failure(student, path.stem, file, nbgrader_error(output),
-                                               "\n".join(output.splitlines()[-20:])))
-                continue
-            report.scores.setdefault(student, {})[path.stem] = _read_score(course, path, student, seconds)
+            tasks.append(Task(student, path.stem, file))
+    return tasks
+
+
+def _broken_task(error: Exception) -> dict[str, object]:
+    """The result of a grading task that raised instead of returning nbgrader's outcome."""
+    return {"returncode": -1, "output": f"the grading task failed: {error!r}", "seconds": 0.0}
+
+
+def _finished(tasks: Sequence[Task], course: Path, workers: int, scheduler: str | None,
+              timeout: int | None) -> Iterator[tuple[Task, dict[str, object]]]:
+    """Each task with its result as it finishes: in this process one after another (``workers`` 1,
+    no scheduler), else as Dask tasks on a local cluster of ``workers`` or the cluster at ``scheduler``."""
+    if workers == 1 and scheduler is None:
+        for task in tasks:
+            try:
+                yield task, autograde_task(str(course.resolve()), task.student, task.notebook, timeout)
+            except Exception as error:  # the task itself broke: reported, the others graded
+                yield task, _broken_task(error)
+        return
+    from distributed import Client, LocalCluster, as_completed
+
+    # Each task waits on an nbgrader process, so a local worker is a thread; a cluster's workers
+    # must see the course folder at the same path (a shared file system).
+    client = (Client(scheduler) if scheduler else
+              Client(LocalCluster(n_workers=1, threads_per_worker=workers, processes=False,
+                                  dashboard_address=":0")))
+    try:
+        futures = {client.submit(autograde_task, str(course.resolve()), task.student, task.notebook, timeout,
+                                 key=f"autograde-{task.student}-{task.notebook}", pure=False): task
+                   for task in tasks}
+        for future in as_completed(futures):
+            try:
+                result = future.result()
+            except Exception as error:  # the task broke (or its worker died): reported, the others graded
+                result = _broken_task(error)
+            yield futures[future], result
+    finally:
+        cluster = client.cluster
+        client.close()
+        if cluster is not None and not scheduler:
+            cluster.close()
+
+
+def grade(submissions: Iterable[Path], course: Path, notebooks: Sequence[Path] | None = None, *,
+          runs: Path = RUNS, parameters: dict[str, object] | None = None, workers: int | None = None,
+          scheduler: str | None = None, timeout: int | None = None, progress: bool = False) -> GradingReport:
+    """Autograde each student's folder of submitted notebooks with nbgrader; the student's id is the
+    folder's name. Each file is matched to its notebook by name (:func:`match_notebook`,
+    :func:`find_submissions`); the notebooks of ``notebooks`` (default: the series) that a folder
+    holds are graded, a notebook it does not hold is not graded for that student. Every submission
+    is a task (:func:`autograde_task`) run on Dask: on a local cluster of ``workers`` threads
+    (default: the CPUs this process may use, at most one per task; 1: one after another in this
+    process, without Dask) or
+    on the cluster at ``scheduler``; ``timeout``: the seconds a cell may run (default: 300, from
+    nbgrader_config.py); ``progress`` prints a line per finished task. Return a
+    :class:`GradingReport`: {student: {notebook stem: Score}}, and every submission nbgrader could
+    not grade and every file not graded, with why. One submission that fails does not stop the
+    others; nothing already in the course's ``submitted/`` is deleted (:func:`submit`)."""
+    from dask.system import CPU_COUNT
+
+    notebooks = list(notebooks or series())
+    student_edition(course / "student", course=course, notebooks=notebooks, database=True)
+    report = GradingReport()
+    tasks = _prepare(submissions, course, notebooks, runs, parameters or {}, report)
+    for task in tasks:  # each task starts from the gradebook as it is now
+        work = course / "grading" / task.student / task.notebook
+        if work.exists():
+            shutil.rmtree(work)  # a task of an earlier grading that was stopped
+        work.mkdir(parents=True)
+        shutil.copy2(course / "gradebook.db", work / "gradebook.db")
+    paths = {path.stem: path for path in notebooks}
+    start = time.perf_counter()
+    workers = min(workers or CPU_COUNT, max(len(tasks), 1))
+    for i, (task, result) in enumerate(_finished(tasks, course, workers, scheduler, timeout), 1):
+        output = str(result["output"])
+        if result["returncode"] == 0:
+            try:
+                merge_task(course, task.student, task.notebook)
+                score = _read_score(course, paths[task.notebook], task.student, float(result["seconds"]))
+            except Exception as error:  # recorded for this one submission only; the others go on
+                result, output = {**result, "returncode": -1}, f"the grades could not be recorded: {error!r}"
+            else:
+                report.scores.setdefault(task.student, {})[task.notebook] = score
+                line = f"{score.auto:g} of {score.auto_max:g}"
+        if result["returncode"] != 0:
+            report.failures.append(Failure(task.student, task.notebook, task.file, nbgrader_error(output),
+                                           "\n".join(output.splitlines()[-20:])))
+            shutil.rmtree(course / "grading" / task.student / task.notebook, ignore_errors=True)
+            line = f"not graded: {report.failures[-1].reason}"
+        if progress:
+            print(f"[{i:>{len(str(len(tasks)))}}/{len(tasks)}] {task.student} {task.notebook}: {line} "
+                  f"({float(result['seconds']):.0f} s; {time.perf_counter() - start:.0f} s in all)",
+                  file=sys.stderr, flush=True)
+    report.seconds = time.perf_counter() - start
+    report.tasks = len(tasks)
     return report
 
 
-def _parse_value(text: str) -> object:
-    """A command-line value: a Python literal (1, 0.5, True, None, [42, 43]), else the text."""
-    import ast
-
+# --------------------------------------------------------------------------
+# A term: the exchange, the roster, a platform's download, feedback and grades out
+# --------------------------------------------------------------------------
+def setup_course(course: Path, course_id: str, exchange: Path) -> Path:
+    """Set up the course folder for nbgrader's exchange: its ``nbgrader_config.py`` with the course id
+    and the exchange folder (:func:`write_course_config`), and the exchange folder, writable by every
+    user as nbgrader's docs ask (``chmod ugo+rw``). Return the course's config file."""
+    if not re.fullmatch(r"[A-Za-z0-9][\w.-]*", course_id):
+        raise SystemExit(f"course id {course_id!r}: use letters, digits, '.', '_' or '-' (nbgrader puts it "
+                         "in folder names), e.g. vae101")
     try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
+        exchange.mkdir(parents=True, exist_ok=True)
+        if exchange.stat().st_mode & 0o777 != 0o777:
+            exchange.chmod(0o777)
+    except PermissionError:
+        raise SystemExit(f"cannot create {exchange} writable by every user: as an administrator, run\n"
+                         f"  sudo mkdir -p {exchange} && sudo chmod ugo+rwx {exchange}\n"
+                         "then setup again") from None
+    return write_course_config(course, course_id, exchange)
+
+
+ROSTER_COLUMNS = ("id", "first_name", "last_name", "email")  # nbgrader db student import's
+
+
+def import_roster(course: Path, roster: Path) -> int:
+    """Add the students of the CSV file ``roster`` to the course's gradebook with ``nbgrader db student
+    import``: columns ``id`` (the student's id: their hub user name, or their id on the platform
+    whose downloads you collect), ``first_name``, ``last_name``, ``email``. A student already there
+    is updated. Return the number of students; a file without these columns stops with what it has."""
+    import csv
+
+    with roster.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        missing = [column for column in ROSTER_COLUMNS if column not in (reader.fieldnames or [])]
+        rows = list(reader)
+    if missing:
+        has = ", ".join(reader.fieldnames or [])
+        raise SystemExit(f"{roster}: no column {', '.join(missing)} (it has {has}); "
+                         f"the roster's first line must name the columns {','.join(ROSTER_COLUMNS)}")
+    empty = [str(i) for i, row in enumerate(rows, 2) if not (row["id"] or "").strip()]
+    if empty:
+        raise SystemExit(f"{roster}: line {', '.join(empty)} has no id")
+    clean = course / "roster.csv"  # what nbgrader reads: UTF-8 without a spreadsheet's byte-order mark
+
+    def write(tmp: Path) -> None:
+        with tmp.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, ROSTER_COLUMNS, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows({k: (row[k] or "").strip() for k in ROSTER_COLUMNS} for row in rows)
+    atomic_write(clean, write)
+    _run_nbgrader("db", "student", "import", str(clean.resolve()), course=course)
+    return len(rows)
+
+
+def set_due_date(course: Path, notebook: Path, due: str) -> None:
+    """Record ``notebook``'s due date in the course's gradebook (``nbgrader db assignment add
+    --duedate``; "2026-10-09 23:59 UTC"): autograding then records how late each submission is."""
+    student_edition(course / "student", course=course, notebooks=[notebook], database=True)
+    _run_nbgrader("db", "assignment", "add", assignment(notebook), f"--duedate={due}", course=course)
+
+
+def release(course: Path, notebook: Path) -> None:
+    """Release ``notebook`` to the students through nbgrader's exchange (:func:`setup_course` first):
+    the student edition of it, as :func:`student_edition` writes it, ``nbgrader release_assignment``."""
+    student_edition(course / "student", course=course, notebooks=[notebook], database=True)
+    _run_nbgrader("release_assignment", assignment(notebook), "--force", course=course)
+
+
+def collect_exchange(course: Path, notebook: Path) -> Path:
+    """``nbgrader collect``: the students' submissions of ``notebook`` from the exchange into the
+    course's ``submitted/<student>/<notebook>/``, each with its ``timestamp.txt``; a student's
+    later submission replaces the one collected before (``--update``: the exchange keeps them all).
+    Return ``submitted/``, whose student folders :func:`grade` takes."""
+    _run_nbgrader("collect", assignment(notebook), "--update", course=course)
+    return course / "submitted"
+
+
+@dataclass
+class Collected:
+    """What :func:`collect_download` did: the folder of one folder per student, and the files of the
+    download it did not take, each as "<file name>: <why>"."""
+
+    folder: Path
+    students: list[str]
+    skipped: list[str]
+
+
+def collect_download(course: Path, notebook: Path, downloads: Sequence[Path]) -> Collected:
+    """Collect a learning platform's bulk download of ``notebook`` (Canvas, Blackboard or Moodle: zip
+    archives or their files) with ``nbgrader zip_collect``, its files read by
+    :class:`vae_machinery.nbgrader_plugins.SeriesCollector`: whose file (the id in its name) and
+    which notebook. They go into a new folder ``collected/<notebook>/<UTC time>/<student>/`` of the
+    course, in nbgrader's layout with each file's ``timestamp.txt`` (the time in the name, else the
+    archive's), for :func:`grade`; nothing collected earlier is touched. Of two files of one student,
+    nbgrader keeps the later. Every file not taken is listed with why (:func:`_collected`)."""
+    missing = [str(download) for download in downloads if not download.is_file()]
+    if missing:
+        raise SystemExit(f"no such file: {', '.join(missing)} (give the platform's zip or its files)")
+    name = assignment(notebook)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H-%M-%S.%fZ")
+    archive = course / "downloaded" / name / stamp / "archive"
+    archive.mkdir(parents=True)
+    for download in downloads:
+        shutil.copy2(download, archive / download.name)
+    student_edition(course / "student", course=course, notebooks=[notebook], database=True)
+    collected = Path("collected") / name / stamp
+    output = _run_nbgrader(
+        "zip_collect", name, "--strict",
+        f"--ZipCollectApp.downloaded_directory=downloaded/{name}/{stamp}",
+        "--ZipCollectApp.collect_directory_structure={downloaded}/{collect_step}",
+        "--ZipCollectApp.collector_plugin=vae_machinery.nbgrader_plugins.SeriesCollector",
+        "--ZipCollectApp.extractor_plugin=vae_machinery.nbgrader_plugins.TimeKeepingExtractor",
+        f"--CourseDirectory.submitted_directory={collected}", course=course)
+    return _collected(course / collected, output)
+
+
+def _collected(folder: Path, output: str) -> Collected:
+    """What zip_collect did, from the collector's ``vae-collect:`` lines (see
+    :class:`vae_machinery.nbgrader_plugins.SeriesCollector`) and the files it copied: each file not
+    collected, with why; of two files of one student, the one not kept."""
+    taken: dict[str, list[Path]] = {}
+    skipped = []
+    for line in output.splitlines():
+        if "vae-collect: " not in line:
+            continue
+        entry = line.split("vae-collect: ", 1)[1]
+        if " skipped: " in entry:
+            file, why = entry.split(" skipped: ", 1)
+            skipped.append(f"{Path(file).name}: {why.strip()}")
+        elif " -> " in entry:
+            file, student = entry.rsplit(" -> ", 1)
+            taken.setdefault(student.strip(), []).append(Path(file))
+    for student, files in taken.items():
+        kept = [p.read_bytes() for p in (folder / student).glob("*/*.ipynb")]
+        skipped += [f"{file.name}: another file of {student} is later (kept that one)"
+                    for file in files if len(files) > 1 and file.read_bytes() not in kept]
+    students = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+    return Collected(folder, students, skipped)
+
+
+def generate_feedback(course: Path, notebooks: Sequence[Path], *,
+                      release_to_exchange: bool = False) -> list[Path]:
+    """``nbgrader generate_feedback`` for every graded submission of ``notebooks``: the HTML files
+    ``feedback/<student>/<notebook>/<notebook>.html`` (each cell's points, the self-checks' messages,
+    the grader's comments; not the rubrics). With ``release_to_exchange``, ``nbgrader
+    release_feedback`` also puts the feedback of what was collected from the exchange there (not
+    of what came from a platform's download: nbgrader finds feedback by the secret its exchange
+    gave the submission), for the students' ``nbgrader fetch_feedback``. Return the HTML files."""
+    written = []
+    for path in notebooks:
+        if not any((course / "autograded").glob(f"*/{assignment(path)}")):
+            continue
+        _run_nbgrader("generate_feedback", assignment(path), "--force", course=course)
+        if release_to_exchange:  # only what came through the exchange has nbgrader's secret to find it by
+            folders = sorted((course / "feedback").glob(f"*/{assignment(path)}"))
+            others = [f.parent.name for f in folders if not (f / "submission_secret.txt").is_file()]
+            if len(others) < len(folders):
+                _run_nbgrader("release_feedback", assignment(path),
+                              f"--CourseDirectory.student_id_exclude={','.join(others)}", course=course)
+        written += sorted((course / "feedback").glob(f"*/{assignment(path)}/{path.stem}.html"))
+    return written
+
+
+def export_grades(course: Path, out: Path) -> dict[str, Path]:
+    """The gradebook in three CSV files in ``out``: ``grades.csv``, nbgrader's own export (one row per
+    student and notebook, with the roster's columns); ``canvas.csv`` and ``moodle.csv``, one row per
+    student of the roster and one column of points per notebook handed in (less nbgrader's late
+    penalty, as in ``grades.csv``), in the columns Canvas's
+    and Moodle's gradebook imports read (see docs/teaching.md). A notebook a student did not hand
+    in is 0. Return the files by name."""
+    import csv
+
+    from nbgrader.api import Gradebook
+
+    out.mkdir(parents=True, exist_ok=True)
+    files = {"grades": out / "grades.csv", "canvas": out / "canvas.csv", "moodle": out / "moodle.csv"}
+    _run_nbgrader("export", f"--to={files['grades'].resolve()}", course=course)
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        names = sorted(a.name for a in gradebook.assignments if a.submissions)  # released and handed in
+        rows = []
+        for student in sorted(gradebook.students, key=lambda s: s.id):
+            points = {}
+            for name in names:
+                try:
+                    graded = gradebook.find_submission(name, student.id)
+                    points[name] = round(graded.score - graded.late_submission_penalty, 2)  # as nbgrader's
+                except Exception:  # nbgrader's MissingEntry: not handed in
+                    points[name] = 0
+            rows.append((student, points))
+    canvas = [["Student", "ID", "SIS User ID", "SIS Login ID", "Section", *names]]
+    # Canvas's user ids (what its downloads name) are numbers; other ids are taken for SIS ids
+    canvas += [[f"{s.last_name or ''}, {s.first_name or ''}".strip(", "), *(
+        [s.id, ""] if s.id.isdigit() else ["", s.id]), s.email or "", "", *p.values()] for s, p in rows]
+    moodle = [["ID number", "Email address", "First name", "Last name", *names]]
+    moodle += [[s.id, s.email or "", s.first_name or "", s.last_name or "", *p.values()] for s, p in rows]
+    for key, table in (("canvas", canvas), ("moodle", moodle)):
+        def write(tmp: Path, table: list[list[object]] = table) -> None:
+            with tmp.open("w", newline="", encoding="utf-8") as handle:
+                csv.writer(handle).writerows(table)
+        atomic_write(files[key], write)
+    return files
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -574,7 +984,43 @@ def main(argv: Sequence[str] | None = None) -> int:
                          help="the instructor's finished runs (default: artifacts/, from make run)")
     grading.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                          help="a parameter of a course's short version, injected into every submission")
+    grading.add_argument("--workers", type=int, default=None,
+                         help="submissions graded at once on a local Dask cluster (default: the CPUs this "
+                              "process may use; 1: one after another, without Dask)")
+    grading.add_argument("--scheduler", default=None,
+                         help="a Dask scheduler's address (tcp://host:8786) to grade on that cluster; "
+                              "its workers must see the course folder at the same path")
+    course_option = dict(type=Path, default=ROOT / "build" / "editions" / "course",
+                         help="the nbgrader course folder (default: build/editions/course)")
+    setup = sub.add_parser("setup", help="set up the course folder for nbgrader's exchange")
+    setup.add_argument("--course-id", required=True, help="the course's id, e.g. vae101")
+    setup.add_argument("--exchange", type=Path, default=Path("/srv/nbgrader/exchange"),
+                       help="the exchange folder every student can reach (default: /srv/nbgrader/exchange)")
+    roster = sub.add_parser("roster", help="import the students: a CSV with id,first_name,last_name,email")
+    roster.add_argument("csv", type=Path)
+    for name, text in (("release", "release a notebook through nbgrader's exchange"),
+                       ("collect", "collect a notebook from the exchange, or from a platform's download")):
+        command = sub.add_parser(name, help=text)
+        command.add_argument("notebook", help="the notebook, e.g. 03")
+        if name == "collect":
+            command.add_argument("downloads", type=Path, nargs="*",
+                                 help="a platform's bulk download (zip files or files); none: the exchange")
+    due = sub.add_parser("due", help="record a notebook's due date, e.g. due 03 '2026-10-09 23:59 UTC'")
+    due.add_argument("notebook")
+    due.add_argument("when")
+    feedback = sub.add_parser("feedback", help="feedback (HTML) for every graded submission")
+    feedback.add_argument("--notebook", nargs="*", help="only these notebooks (default: all)")
+    feedback.add_argument("--release", action="store_true",
+                          help="also release it to nbgrader's exchange (students: nbgrader fetch_feedback)")
+    export = sub.add_parser("export", help="grades as CSV: nbgrader's, Canvas's and Moodle's")
+    export.add_argument("--out", type=Path, default=ROOT / "build" / "editions" / "grades")
+    for name in TERM_COMMANDS:
+        sub.choices[name].add_argument("--course", **course_option)
+    grading.add_argument("--timeout", type=int, default=None,
+                         help="seconds a cell may run before it fails (default: 300, nbgrader_config.py)")
     args = parser.parse_args(argv)
+    if args.command in TERM_COMMANDS:
+        return term_command(args)
     notebooks = select(args.notebook)
     if args.command == "student":
         written = student_edition(args.out, course=ROOT / "build" / "editions" / "course",
@@ -585,13 +1031,62 @@ def main(argv: Sequence[str] | None = None) -> int:
         missing = [str(folder) for folder in args.submissions if not folder.is_dir()]
         if missing:
             parser.error(f"not a folder of submitted notebooks: {', '.join(missing)}")
-        parameters = {name: _parse_value(value) for name, value in args.parameter}
-        report = grade(args.submissions, args.course, notebooks, runs=args.runs, parameters=parameters)
+        parameters = {name: parse_value(value) for name, value in args.parameter}
+        report = grade(args.submissions, args.course, notebooks, runs=args.runs, parameters=parameters,
+                       workers=args.workers, scheduler=args.scheduler, timeout=args.timeout, progress=True)
         print(report.summary())
         print(f"Written answers: jupyter lab --CourseDirectory.root={args.course}, "
               "then Nbgrader > Formgrader")
         return 1 if report.failures or report.skipped else 0
     print(f"Wrote {len(written)} notebooks to {written[0].parent}")
+    return 0
+
+
+TERM_COMMANDS = ("setup", "roster", "due", "release", "collect", "feedback", "export")
+
+
+def term_command(args: argparse.Namespace) -> int:
+    """The commands of a term (setup, roster, release, collect, feedback, export): run one, print
+    what it did."""
+    course = args.course
+    if args.command == "setup":
+        config = setup_course(course, args.course_id, args.exchange)
+        print(f"Course {args.course_id}: {config} (run nbgrader from {course}); "
+              f"exchange {args.exchange.resolve()}.\n"
+              "Students: put these two lines in ~/.jupyter/nbgrader_config.py (the hub image does):\n"
+              f"  c.CourseDirectory.course_id = {args.course_id!r}\n"
+              f"  c.Exchange.root = {str(args.exchange.resolve())!r}")
+    elif args.command == "roster":
+        print(f"{import_roster(course, args.csv)} students in the gradebook of {course}")
+    elif args.command == "due":
+        (notebook,) = select([args.notebook])
+        set_due_date(course, notebook, args.when)
+        print(f"{assignment(notebook)} is due {args.when}")
+    elif args.command == "release":
+        (notebook,) = select([args.notebook])
+        release(course, notebook)
+        print(f"Released {assignment(notebook)} to the exchange")
+    elif args.command == "collect":
+        (notebook,) = select([args.notebook])
+        if not args.downloads:
+            folder = collect_exchange(course, notebook)
+            print(f"Collected into {folder}; grade: tools/editions.py grade --notebook {args.notebook} "
+                  f"--course {course} {folder}/*/")
+            return 0
+        collected = collect_download(course, notebook, args.downloads)
+        print(f"Collected {len(collected.students)} students into {collected.folder}; "
+              "grade: tools/editions.py "
+              f"grade --notebook {args.notebook} --course {course} {collected.folder}/*/")
+        for entry in collected.skipped:
+            print(f"  not collected: {entry}")
+        notebooks_skipped = [e for e in collected.skipped if e.split(": ", 1)[0].lower().endswith(".ipynb")]
+        return 1 if notebooks_skipped else 0
+    elif args.command == "feedback":
+        written = generate_feedback(course, select(args.notebook), release_to_exchange=args.release)
+        print(f"Wrote {len(written)} feedback files into {course / 'feedback'}")
+    else:
+        for name, path in export_grades(course, args.out).items():
+            print(f"{name}: {path}")
     return 0
 
 

@@ -20,9 +20,11 @@ Examples (from the repository root; ``make run`` calls this)::
     python tools/run_series.py --only 08 09 10      # beyond the basic VAE (about 2 hours)
 
 Each ``-p NAME VALUE`` is passed to every notebook that declares ``NAME`` in
-its ``parameters`` cell (values are read like papermill's ``-p``: ints,
-floats, True/False/None, else strings). A name no notebook declares is an
-error, so a typo does not silently run the defaults.
+its ``parameters`` cell (values are Python literals: ints, floats,
+True/False/None, lists such as ``[42, 43]``, else strings; the parser is
+``vae_machinery.parameters.parse_value``, which ``tools/editions.py grade``
+shares). A name no notebook declares is an error, so a typo does not silently
+run the defaults.
 """
 
 from __future__ import annotations
@@ -37,22 +39,11 @@ from pathlib import Path
 import nbformat
 import papermill as pm
 
+from vae_machinery.parameters import parse_value
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 TRAINING = "03_training.ipynb"  # writes the model that the notebooks after it read
-
-
-def parse_value(text: str) -> object:
-    """Convert a command-line value the way papermill's ``-p`` does."""
-    special = {"True": True, "False": False, "None": None}
-    if text in special:
-        return special[text]
-    for convert in (int, float):
-        try:
-            return convert(text)
-        except ValueError:
-            pass
-    return text
 
 
 EXPERIMENTS = "07_experiments.ipynb"  # runs notebook 03 once per setting (its SWEEP_DIR holds the runs)

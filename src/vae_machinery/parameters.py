@@ -22,6 +22,19 @@ BINARIZE_MODES = (None, "dynamic")
 MATMUL_PRECISIONS = ("auto", "float32", "bfloat16")
 
 
+def parse_value(text: str) -> Any:
+    """A parameter's value as given on a command line (``-p NAME VALUE`` of tools/run_series.py and
+    tools/editions.py grade): a Python literal (``5``, ``1e-3``, ``True``, ``None``, ``[42, 43]``,
+    ``'text'``), else the text itself (``fashion_mnist``). papermill's own ``-p`` reads the same
+    numbers, booleans, None and words, and takes a list as its text."""
+    import ast
+
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        return text
+
+
 def is_int(value: Any) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
