@@ -334,7 +334,7 @@ def find_submissions(folder: Path, notebooks: Sequence[Path] | None = None,
             for inner in sorted(entry.iterdir()):
                 if inner.name.startswith(".") or inner.name in NBGRADER_FILES:
                     continue
-                if inner.name == f"{entry.name}.ipynb":
+                if inner.name.lower() == f"{entry.name}.ipynb".lower():  # zip_collect keeps ".IPYNB"
                     candidates.setdefault(entry.name, []).append(inner)
                 else:
                     skipped.append(Skipped(student, inner, f"not {entry.name}.ipynb, in {entry.name}/"))
@@ -950,7 +950,8 @@ def export_grades(course: Path, out: Path) -> dict[str, Path]:
             for name in names:
                 try:
                     graded = gradebook.find_submission(name, student.id)
-                    points[name] = round(graded.score - graded.late_submission_penalty, 2)  # as nbgrader's
+                    late = graded.late_submission_penalty
+                    points[name] = round(max(0.0, graded.score - late), 2)  # as nbgrader's export
                 except Exception:  # nbgrader's MissingEntry: not handed in
                     points[name] = 0
             rows.append((student, points))
