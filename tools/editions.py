@@ -930,37 +930,29 @@ def generate_feedback(course: Path, notebooks: Sequence[Path], *,
 
 def export_grades(course: Path, out: Path) -> dict[str, Path]:
     """The gradebook in three CSV files in ``out``: ``grades.csv``, nbgrader's own export (one row per
-    student and notebook, with the roster's columns); ``canvas.csv`` and ``moodle.csv``, one row per
-    student of the roster and one column of points per notebook handed in (less nbgrader's late
-    penalty, as in ``grades.csv``), in the columns Canvas's
-    and Moodle's gradebook imports read (see docs/teaching.md). A notebook a student did not hand
-    in is 0. Return the files by name."""
+    student and notebook, with the roster's columns); ``canvas.csv`` and ``moodle.csv``, the same
+    points (``grades.csv``'s ``score``) turned to one row per student and one column per notebook
+    that someone handed in, in the columns Canvas's and Moodle's gradebook imports read (see
+    docs/teaching.md). A notebook a student did not hand in is 0. Return the files by name."""
     import csv
-
-    from nbgrader.api import Gradebook
 
     out.mkdir(parents=True, exist_ok=True)
     files = {"grades": out / "grades.csv", "canvas": out / "canvas.csv", "moodle": out / "moodle.csv"}
     _run_nbgrader("export", f"--to={files['grades'].resolve()}", course=course)
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
-        names = sorted(a.name for a in gradebook.assignments if a.submissions)  # released and handed in
-        rows = []
-        for student in sorted(gradebook.students, key=lambda s: s.id):
-            points = {}
-            for name in names:
-                try:
-                    graded = gradebook.find_submission(name, student.id)
-                    late = graded.late_submission_penalty
-                    points[name] = round(max(0.0, graded.score - late), 2)  # as nbgrader's export
-                except Exception:  # nbgrader's MissingEntry: not handed in
-                    points[name] = 0
-            rows.append((student, points))
+    with files["grades"].open(newline="", encoding="utf-8") as handle:
+        exported = list(csv.DictReader(handle))
+    names = sorted({row["assignment"] for row in exported if row["timestamp"]})  # handed in by someone
+    students = {row["student_id"]: row for row in exported}  # the roster's columns of each student
+    points = {(row["student_id"], row["assignment"]): float(row["score"] or 0) for row in exported}
+    columns = [[points.get((student, name), 0.0) for name in names] for student in sorted(students)]
     canvas = [["Student", "ID", "SIS User ID", "SIS Login ID", "Section", *names]]
-    # Canvas's user ids (what its downloads name) are numbers; other ids are taken for SIS ids
-    canvas += [[f"{s.last_name or ''}, {s.first_name or ''}".strip(", "), *(
-        [s.id, ""] if s.id.isdigit() else ["", s.id]), s.email or "", "", *p.values()] for s, p in rows]
     moodle = [["ID number", "Email address", "First name", "Last name", *names]]
-    moodle += [[s.id, s.email or "", s.first_name or "", s.last_name or "", *p.values()] for s, p in rows]
+    for student, row in zip(sorted(students), columns, strict=True):
+        who = students[student]
+        # Canvas's user ids (what its downloads name) are numbers; other ids are taken for SIS ids
+        ids = [student, ""] if student.isdigit() else ["", student]
+        canvas.append([f"{who['last_name']}, {who['first_name']}".strip(", "), *ids, who["email"], "", *row])
+        moodle.append([student, who["email"], who["first_name"], who["last_name"], *row])
     for key, table in (("canvas", canvas), ("moodle", moodle)):
         def write(tmp: Path, table: list[list[object]] = table) -> None:
             with tmp.open("w", newline="", encoding="utf-8") as handle:
