@@ -5,16 +5,21 @@ NumPy are versions the series supports, and stop with one clear message if
 not (instead of a long traceback from deep inside TensorFlow).
 """
 
+import importlib.util
 import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent
-sys.path.insert(0, str(ROOT / "src"))
-sys.path.insert(0, str(ROOT / "tools"))
+# The project is imported as installed (`make venv`: pip install -e ., and the instructor's answers through
+# a .pth file), never through sys.path edits; without it, one line instead of an ImportError per test file.
+if importlib.util.find_spec("vae_tools") is None or importlib.util.find_spec("vae_answers") is None:
+    raise SystemExit("This Python environment does not have the project installed: run `make venv` and "
+                     "use .venv/bin/pytest (or `make test`).")
 
-from check_environment import FIX, environment_problems, installed_version  # noqa: E402
+from vae_tools.check_environment import FIX, environment_problems, installed_version  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent
 
 
 def pytest_configure(config):

@@ -29,9 +29,9 @@ from pathlib import Path
 
 import nbformat
 
+from vae_tools import editions
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-import editions  # noqa: E402
 
 KINDS = ("perfect", "partial", "wrong", "empty", "perfect", "broken")
 NAMES = ("{stem}.ipynb", "Copy of {stem}.ipynb", "{stem} (1).ipynb", "COPY_OF_{stem}.ipynb")

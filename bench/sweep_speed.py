@@ -26,13 +26,11 @@ import json
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "src"))
 
 import vae_helpers as vh  # noqa: E402  (the training function the grid's tasks run)
 from vae_machinery import grid  # noqa: E402

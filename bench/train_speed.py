@@ -185,7 +185,6 @@ def train_reference(data, epochs: int, cfg: dict, batch_size: int,
 
 
 def worker(args: argparse.Namespace) -> dict:
-    sys.path.insert(0, str(ROOT / "src"))
     import keras
 
     import vae_helpers as vh

@@ -31,26 +31,23 @@ import math
 import os
 import platform
 import statistics
-import sys
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "src"))
-
 # vae_helpers first: it imports Keras without TensorFlow's start-up chatter.
-import vae_helpers as vh  # noqa: E402
+import vae_helpers as vh
 
 # isort: split
-import keras  # noqa: E402
-from train_speed import cpu_name  # noqa: E402
+import keras
 
-from vae_machinery import fast_training  # noqa: E402
-from vae_machinery.bfloat16 import uses_xla  # noqa: E402
-from vae_machinery.files import atomic_write, write_json  # noqa: E402
+from vae_bench.train_speed import cpu_name
+from vae_machinery import fast_training
+from vae_machinery.bfloat16 import uses_xla
+from vae_machinery.files import atomic_write, write_json
 
+ROOT = Path(__file__).resolve().parent.parent
 CACHE_DIR = ROOT / "build" / "tuning"
 DEFAULT_SEEDS = (42, 1, 2)
 DEFAULT_EPOCHS = 20

@@ -1,16 +1,11 @@
 """Fixtures for the unit tests."""
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-# The hidden tests' expected answers (instructor-only, not part of the package); `make venv` also puts
-# this folder on the environment's path, so that the notebooks' hidden tests find it.
-if str(ROOT / "instructor") not in sys.path:
-    sys.path.insert(0, str(ROOT / "instructor"))
 
 
 def _data_root() -> Path | None:
@@ -45,7 +40,7 @@ def built_site(tmp_path_factory):
     """Both flavours of the documentation site (tools/build_site.py) from the committed notebooks, built
     once per test session, with a JupyterHub URL set: tests/test_site.py reads it, test_browser.py
     loads it in Chromium."""
-    import build_site as bs  # tools/, on sys.path through the repository's conftest.py
+    from vae_tools import build_site as bs
 
     out = tmp_path_factory.mktemp("site")
     os.environ["SITE_JUPYTERHUB_URL"] = SITE_HUB
@@ -60,7 +55,7 @@ def built_site(tmp_path_factory):
 def student_edition(tmp_path_factory):
     """The student edition of the whole series and its nbgrader course folder (tools/editions.py),
     written once per test session: (folder, the notebooks written)."""
-    import editions
+    from vae_tools import editions
 
     root = tmp_path_factory.mktemp("editions")
     written = editions.student_edition(root / "student", course=root / "course")
@@ -95,7 +90,7 @@ class ShortRuns:
 
     def notebook_parameters(self, number: str) -> tuple[Path, dict]:
         """The notebook ``number`` and what it is run with: where the runs go, the data, its short version."""
-        import editions  # tools/, on sys.path through the repository's conftest.py
+        from vae_tools import editions
 
         path = next((ROOT / "notebooks").glob(f"{number}_*.ipynb"))
         parameters = editions.grading_parameters(path, self.folder, {

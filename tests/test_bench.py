@@ -1,10 +1,8 @@
 """The benchmark's FLOP model (the benchmark itself is run by hand, not in CI)."""
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
-import train_speed  # noqa: E402
+from vae_bench import train_speed
 
 
 def test_matmul_flops_of_one_layer():

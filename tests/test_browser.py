@@ -31,11 +31,17 @@ import time
 import urllib.request
 from pathlib import Path
 
-import badges  # tools/, on sys.path through conftest.py
-import build_site as bs
 import pytest
-from screenshot_explorer import child_pids, free_port, lab_command, lab_environment  # docs' screenshot tool
-from screenshot_explorer import wait_for as poll_page
+
+from vae_tools import badges
+from vae_tools import build_site as bs
+from vae_tools.screenshot_explorer import (  # docs' screenshot tool
+    child_pids,
+    free_port,
+    lab_command,
+    lab_environment,
+)
+from vae_tools.screenshot_explorer import wait_for as poll_page
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -241,7 +247,6 @@ def test_jupyterlab_renders_a_notebook_of_the_series(lab, browser, tmp_path):
     assert browser.save_screenshot(str(shot))
     check_screenshot(shot)
     assert tree_digest(ROOT / "notebooks") == before, "notebooks/ was modified"
-
 
 
 # --------------------------------------------------------------------------- the documentation site

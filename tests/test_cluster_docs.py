@@ -42,6 +42,8 @@ import nbformat
 import pytest
 import yaml
 
+from vae_tools import slurm_grid
+
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "cluster.md"
 NOTEBOOK_07 = ROOT / "notebooks" / "07_experiments.ipynb"
@@ -51,8 +53,6 @@ SHELL_OPERATORS = {"&", "&&", "|", "||", ";"}
 # The commands the removed console scripts were; the page may name them only in its Dockerfile's shims.
 REMOVED = ("dask-scheduler", "dask-worker")
 
-sys.path.insert(0, str(ROOT / "tools"))
-import slurm_grid  # noqa: E402
 
 # --- reading the page --------------------------------------------------------------------------------
 
@@ -413,7 +413,7 @@ def test_slurm_grid_sets_one_tensorflow_thread_unless_the_job_did():
     environ = {"PYTHONPATH": "/elsewhere", "TF_NUM_INTEROP_THREADS": "2"}
     slurm_grid.prepare_environment(environ)
     assert environ["TF_NUM_INTRAOP_THREADS"] == "1" and environ["TF_NUM_INTEROP_THREADS"] == "2"
-    assert environ["PYTHONPATH"] == os.pathsep.join([str(ROOT / "src"), "/elsewhere"])
+    assert environ["PYTHONPATH"] == "/elsewhere"  # the job's own: this script does not change it
     from vae_machinery.grid import worker_env
 
     assert {k: v for k, v in worker_env(1).items() if k in slurm_grid.TF_THREADS} == slurm_grid.TF_THREADS

@@ -13,16 +13,15 @@ The student edition is built once for the module. Grading notebooks 01 and 02
 """
 
 import re
-import sys
 import tempfile
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from vae_tools import editions
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-import editions  # noqa: E402
 
 NOTEBOOKS = editions.series()
 FAST = NOTEBOOKS[:2]  # 01_data, 02_model: 9 exercises, no trained model needed
@@ -64,7 +63,7 @@ def test_the_colab_badges_open_the_student_edition_and_are_up_to_date(tmp_path):
     committed student edition; none when the repository is not on GitHub or not set."""
     import shutil
 
-    import badges
+    from vae_tools import badges
 
     assert badges.updated() == {}, "run `python tools/badges.py`"
     url = badges.repository_url()

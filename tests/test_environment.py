@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from vae_tools.check_environment import environment_problems
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-from check_environment import environment_problems  # noqa: E402
 
 
 def test_supported_environment_has_no_problems():

@@ -9,16 +9,15 @@ The fast tests check the parts without nbgrader; one slow test grades a small cl
 
 import copy
 import os
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from vae_tools import editions
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-import editions  # noqa: E402
 
 NOTEBOOKS = editions.series()
 DATA, TRAINING, COLLAPSE = NOTEBOOKS[0], NOTEBOOKS[2], NOTEBOOKS[9]  # 01_data, 03_training, 10_posterior_...

@@ -44,9 +44,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from vae_tools import editions
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-import editions  # noqa: E402
 
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -132,7 +132,6 @@ def run_setup(monkeypatch):
     pip_fails = types.SimpleNamespace(returncode=0, stderr="")
 
     monkeypatch.setattr(subprocess, "run", fake_run)
-    monkeypatch.setattr(sys, "path", list(sys.path))
     bootstrap = setup_bootstrap(ROOT / "notebooks" / "02_model.ipynb")
 
     def run(cwd: Path, installed: bool = True) -> list[list[str]]:

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 from packaging.version import Version
 
+from vae_tools import check_lowest
+from vae_tools.check_environment import environment_problems
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-import check_lowest  # noqa: E402
-from check_environment import environment_problems  # noqa: E402
 
 
 def test_every_runtime_dependency_has_a_floor_that_is_a_released_version():

@@ -25,14 +25,29 @@ def test_environment_yml_matches_requirements():
     assert all("==" in r for r in pip_reqs), "every requirement is pinned"
 
 
+def test_code_imports_the_installed_project_without_editing_sys_path():
+    """One import path, the installed project (make venv: pip install -e .): tools/, bench/ and tests/
+    import one another as vae_tools and vae_bench, never through sys.path edits."""
+    import ast
+
+    edits = []
+    for path in sorted([*ROOT.glob("tools/*.py"), *ROOT.glob("bench/*.py"), *ROOT.glob("tests/*.py"),
+                        ROOT / "conftest.py"]):
+        for node in ast.walk(ast.parse(path.read_text())):
+            call = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            target = node.func.value if call else None
+            if isinstance(target, ast.Attribute) and ast.unparse(target) == "sys.path":
+                edits.append(f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)}")
+    assert not edits, "sys.path edited (import from vae_tools / vae_bench instead):\n" + "\n".join(edits)
+
+
 def test_ten_notebooks_in_order():
     assert [p.name[:3] for p in NOTEBOOKS] == ["01_", "02_", "03_", "04_", "05_", "06_", "07_", "08_", "09_",
                                                "10_"]
 
 
 def test_make_run_is_the_six_notebook_series_and_07_to_10_run_on_request():
-    sys.path.insert(0, str(ROOT / "tools"))
-    from run_series import series
+    from vae_tools.run_series import series
 
     assert [p.name[:2] for p in series()] == ["01", "02", "03", "04", "05", "06"]
     assert [p.name for p in series(include_experiments=True)[6:]] == [
@@ -63,8 +78,7 @@ def test_make_check_deselects_nothing_and_make_test_leaves_out_only_the_slow_tes
 
 
 def test_runner_stages_respect_what_each_notebook_needs():
-    sys.path.insert(0, str(ROOT / "tools"))
-    from run_series import series, stages
+    from vae_tools.run_series import series, stages
 
     names = [[p.name[:2] for p in stage] for stage in stages(series(include_experiments=True))]
     # 04-06 read the model 03 saves; 03 trains on every core, so it runs alone; 07-10 train their own.
@@ -122,11 +136,8 @@ def test_runner_rejects_unknown_parameter():
 def test_the_tools_parse_command_line_values_one_way():
     """tools/run_series.py and tools/editions.py grade read ``-p NAME VALUE`` with one parser: the
     values papermill's ``-p`` reads alike, and lists (07's SEEDS, BETAS) as lists."""
-    sys.path.insert(0, str(ROOT / "tools"))
-    import run_series
-
-    import editions
     from vae_machinery.parameters import parse_value
+    from vae_tools import editions, run_series
 
     assert run_series.parse_value is parse_value and editions.parse_value is parse_value
     assert parse_value("5") == 5 and parse_value("1e-3") == 1e-3

@@ -321,7 +321,7 @@ def test_the_runs_url_parameter_is_none_or_an_address():
 
 
 def test_the_tool_packs_a_notebooks_default_run_folder(tmp_path, capsys):
-    import bundle_runs  # tools/, on sys.path through the repository's conftest.py
+    from vae_tools import bundle_runs
 
     assert bundle_runs.default_run_folder(bundle_runs.find_notebook("08")) == (
         bundle_runs.ROOT / "artifacts" / "conditional")

@@ -16,9 +16,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import build_site as bs  # tools/, on sys.path through conftest.py
 import nbformat
 import pytest
+
+from vae_tools import build_site as bs
 
 ROOT = Path(__file__).resolve().parent.parent
 # The release the site's buttons and file links open (pyproject.toml's version, tagged v<version>).

@@ -9,7 +9,6 @@ fourteen submissions of notebook 01 (the fastest to grade) through the whole ter
 import csv
 import os
 import subprocess
-import sys
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,13 +16,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-sys.path.insert(0, str(ROOT / "bench"))
-import grade_class  # noqa: E402
+from vae_bench import grade_class
+from vae_machinery.submissions import parse_submission_name
+from vae_tools import editions
 
-import editions  # noqa: E402
-from vae_machinery.submissions import parse_submission_name  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 DATA = editions.series()[0]  # 01_data
 

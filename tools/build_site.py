@@ -44,11 +44,9 @@ from pathlib import Path
 
 import nbformat
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tools"))
-import badges  # noqa: E402 - tools/badges.py, beside this file
+from vae_tools import badges, editions
 
-import editions  # noqa: E402 - tools/editions.py, beside this file
+ROOT = Path(__file__).resolve().parent.parent
 
 NOTEBOOKS = ROOT / "notebooks"
 DOCS = ROOT / "docs"

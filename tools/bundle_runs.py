@@ -19,12 +19,10 @@ import argparse
 import ast
 import json
 import re
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-sys.path.insert(0, str(ROOT / "src"))
 
 from vae_machinery.runs import read_run  # noqa: E402
 from vae_machinery.runs_bundle import pack_runs, read_manifest, write_sha256_file  # noqa: E402

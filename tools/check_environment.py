@@ -40,7 +40,6 @@ def environment_problems(python: tuple[int, ...], keras: tuple[int, ...] | None,
     return problems
 
 
-
 def main() -> int:
     problems = environment_problems(sys.version_info[:2], installed_version("keras"),
                                     installed_version("tensorflow"), installed_version("numpy"))

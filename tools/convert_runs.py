@@ -21,7 +21,6 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "src"))
 
 from vae_machinery.files import MODEL_FILE  # noqa: E402
 from vae_machinery.runs import RUN_FILE, WEIGHTS_FILE, write_run  # noqa: E402

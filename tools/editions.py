@@ -66,7 +66,6 @@ from pathlib import Path
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "src"))
 from vae_machinery import submissions  # noqa: E402
 from vae_machinery.files import atomic_write  # noqa: E402
 from vae_machinery.parameters import parse_value  # noqa: E402

@@ -186,7 +186,6 @@ def main(argv: list[str] | None = None) -> int:
 def figures_folder(params: dict, paths: list[Path]) -> Path:
     """Where the notebooks wrote their figures: the rule they follow themselves
     (vae_machinery.parameters.figures_dir), for this run's parameters."""
-    sys.path.insert(0, str(ROOT / "src"))
     from vae_machinery.parameters import SERIES_DEFAULTS, figures_dir, is_default_run
 
     run_dir = "SWEEP_DIR" if any(p.name == EXPERIMENTS for p in paths) else "ARTIFACTS_DIR"

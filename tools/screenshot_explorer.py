@@ -273,7 +273,6 @@ def take_screenshot(url: str, out: Path, width: int, height: int) -> None:
         time.sleep(1)
         png = driver.get_screenshot_as_png()
 
-    sys.path.insert(0, str(ROOT / "src"))
     from vae_machinery.files import atomic_write
 
     atomic_write(out, lambda path: path.write_bytes(png))

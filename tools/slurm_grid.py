@@ -25,9 +25,11 @@ before spending it on the grid.
 
 The workers run in the environment of the batch script. TensorFlow's thread
 variables are set to 1, as ``vae_machinery.grid.worker_env`` sets them for a
-local cluster, unless the environment sets them already, and this checkout's
-``src`` goes first on ``PYTHONPATH`` (the workers, the scheduler, which
-deserialises the task graph, and notebook 07's kernel all import the helpers).
+local cluster, unless the environment sets them already. The workers, the
+scheduler (which deserialises the task graph) and notebook 07's kernel all
+import the helpers: run it with the project's environment (``make venv``, or
+``pip install .``), or with ``PYTHONPATH`` naming this checkout's ``src``
+(docs/cluster.md); ``--check`` says which worker cannot import them.
 
 Needs dask-jobqueue 0.9 or later: ``pip install dask-jobqueue`` (or ``pip install
 '.[cluster]'``).
@@ -43,11 +45,10 @@ from collections.abc import MutableMapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SRC = ROOT / "src"
 # In the home directory, which the login node and every compute node see; {job_id} becomes $SLURM_JOB_ID.
 SCHEDULER_FILE = str(Path.home() / "vae-scheduler-{job_id}.json")
 SLURM_VARIABLES = ("SLURM_PROCID", "SLURM_NTASKS", "SLURM_JOB_ID")  # what SLURMRunner reads
-# What vae_machinery.grid.worker_env(1) sets (its PYTHONPATH is set apart, in prepare_environment).
+# What vae_machinery.grid.worker_env(1) sets.
 TF_THREADS = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
 TF_LOG = {"TF_CPP_MIN_LOG_LEVEL": "2"}
 USAGE = "srun -n 22 python tools/slurm_grid.py [--check] [run_series arguments]"
@@ -88,14 +89,9 @@ def slurm_problem(environ: MutableMapping[str, str]) -> str | None:
 
 
 def prepare_environment(environ: MutableMapping[str, str]) -> None:
-    """One TensorFlow thread per worker, unless the job set it; TensorFlow's C++ log quieter; this
-    checkout's ``src`` first on the ``PYTHONPATH`` of this process and of the ones it starts."""
+    """One TensorFlow thread per worker, unless the job set it; TensorFlow's C++ log quieter."""
     for name, value in {**TF_THREADS, **TF_LOG}.items():
         environ.setdefault(name, value)
-    rest = environ.get("PYTHONPATH", "")
-    environ["PYTHONPATH"] = os.pathsep.join([str(SRC), rest]) if rest else str(SRC)
-    if str(SRC) not in sys.path:
-        sys.path.insert(0, str(SRC))
 
 
 def describe_worker() -> dict[str, str | None]:
