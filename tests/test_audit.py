@@ -36,9 +36,11 @@ import pytest
 import yaml
 from test_prose import descriptive, sentences
 
+from vae_tools import series
+
 ROOT = Path(__file__).resolve().parent.parent
 AUDIT = ROOT / "docs" / "audit"
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = series.notebooks()
 # The README and every page of docs/ (a page without a result sentence has an empty audit).
 PAGES = {"README": ROOT / "README.md", **{page.stem: page for page in sorted((ROOT / "docs").glob("*.md"))}}
 VERDICTS = {"measured", "recorded", "figure", "theory", "explanation", "description"}

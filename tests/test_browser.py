@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pytest
 
-from vae_tools import badges
+from vae_tools import badges, series
 from vae_tools import build_site as bs
 from vae_tools.screenshot_explorer import (  # docs' screenshot tool
     child_pids,
@@ -45,7 +45,7 @@ from vae_tools.screenshot_explorer import wait_for as poll_page
 
 ROOT = Path(__file__).resolve().parent.parent
 
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = series.notebooks()
 LAB_NOTEBOOK = ROOT / "notebooks" / "01_data.ipynb"
 CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
 CHROMEDRIVER = shutil.which("chromedriver")

@@ -24,8 +24,10 @@ from pathlib import Path
 
 import pytest
 
+from vae_tools import series
+
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = series.notebooks()
 TUNING = ROOT / "docs" / "tuning.md"
 
 # Numbers the prose may use without an output behind them: theory, bars, published

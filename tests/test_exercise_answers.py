@@ -40,6 +40,8 @@ from vae_machinery.exercises import SELF_CHECKS
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from vae_tools import series
+
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTION = re.compile(r"### BEGIN SOLUTION\n(.*?)\n### END SOLUTION", re.S)
 CHECK_CALL = re.compile(r'vh\.check\("(\d\d\.\d)", (\w+)((?:, \w+=[\w\[\].]+)*)\)')
@@ -48,7 +50,7 @@ CHECK_CALL = re.compile(r'vh\.check\("(\d\d\.\d)", (\w+)((?:, \w+=[\w\[\].]+)*)\
 def _exercise_cells() -> dict[str, tuple[str, str, dict[str, str]]]:
     """Exercise id -> (solution code, answer variable, {context keyword: notebook name})."""
     found = {}
-    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+    for path in series.notebooks():
         cells = nbformat.read(path, as_version=4).cells
         for answer, check in zip(cells, cells[1:]):
             if "exercise" not in answer.metadata.get("tags", []):

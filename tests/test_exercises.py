@@ -30,9 +30,10 @@ import pytest
 import vae_answers
 
 from vae_machinery.exercises import SELF_CHECKS
+from vae_tools import series
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = series.notebooks()
 PUBLIC_CHECK = re.compile(
     r'# Self-check: run this cell\.\nvh\.check\("(\d\d)\.(\d)", (\w+)((?:, \w+=[\w\[\].]+)*)\)')
 HIDDEN = ("\n### BEGIN HIDDEN TESTS\nimport vae_answers  # instructor-only: instructor/ in the repository\n"

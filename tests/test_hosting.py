@@ -33,6 +33,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
+from vae_tools import series
+
 ROOT = Path(__file__).resolve().parent.parent
 BINDER = "binder"
 DOCKERFILE = "docker/hub/Dockerfile"
@@ -238,7 +240,7 @@ def hub_problems(root: Path) -> list[str]:
     if f"{STUDENT_EDITION}/" not in copied:
         problems.append(f"the Dockerfile does not COPY the student edition, {STUDENT_EDITION}/")
     else:
-        names = sorted(p.name for p in (root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+        names = [p.name for p in series.notebooks(root / "notebooks")]
         held = sorted(p.name for p in (root / STUDENT_EDITION).glob("*.ipynb"))
         if held != names:
             problems.append(f"{STUDENT_EDITION}/ holds {held}, not the series' notebooks {names}")
@@ -392,7 +394,7 @@ def planted(tmp_path: Path, faults: list[tuple[str, str, str]]) -> Path:
         shutil.copytree(ROOT / folder, root / folder)
     (root / "src").symlink_to(ROOT / "src")
     (root / "notebooks").mkdir()
-    for path in ROOT.glob("notebooks/[0-9][0-9]_*.ipynb"):
+    for path in series.notebooks():
         (root / "notebooks" / path.name).touch()
     for name, old, new in faults:
         text = (root / name).read_text()

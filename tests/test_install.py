@@ -44,12 +44,12 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from vae_tools import editions
+from vae_tools import editions, series
 
 ROOT = Path(__file__).resolve().parent.parent
 
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = series.notebooks()
 # The release the setup cell installs: the repository at the tag of pyproject.toml's version.
 HELPERS = f"git+{PYPROJECT['project']['urls']['Repository']}@v{PYPROJECT['project']['version']}"
 PIP = [sys.executable, "-m", "pip", "install", "--quiet", "--report", "-"]  # what the setup cell runs

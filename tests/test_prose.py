@@ -26,8 +26,10 @@ from pathlib import Path
 
 import pytest
 
+from vae_tools import series
+
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = series.notebooks()
 
 MATH = re.compile(r"\$\$.*?\$\$|\$[^$]*\$", re.S)
 CODE = re.compile(r"`[^`]*`")

@@ -20,11 +20,12 @@ import nbformat
 import pytest
 
 from vae_tools import build_site as bs
+from vae_tools import series
 
 ROOT = Path(__file__).resolve().parent.parent
 # The release the site's buttons and file links open (pyproject.toml's version, tagged v<version>).
 TAG = f"v{tomllib.loads((ROOT / 'pyproject.toml').read_text())['project']['version']}"
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = series.notebooks()
 PAGES = (["index.html"] + [f"notebooks/{p.stem}.html" for p in NOTEBOOKS]
          + [f"{page}.html" for page in bs.DOC_PAGES])
 MATHJAX = "_static/mathjax/tex-chtml-full.js"
@@ -350,7 +351,7 @@ def test_missing_or_empty_folder_is_explained(tmp_path):
     with pytest.raises(bs.SiteError, match=r"build/notebooks does not exist \(run `make run` first\)"):
         bs.build(source_dir=tmp_path / "build" / "notebooks", out_dir=tmp_path / "out")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(bs.SiteError, match="no notebooks named like"):
+    with pytest.raises(bs.SiteError, match="No notebooks named like 01_data.ipynb"):
         bs.build(source_dir=tmp_path / "empty", out_dir=tmp_path / "out")
     with pytest.raises(bs.SiteError, match="unknown flavour 'teacher'"):
         bs.build(["teacher"], out_dir=tmp_path / "out")

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import nbformat
 
+from vae_tools.series import notebooks
+
 ROOT = Path(__file__).resolve().parent.parent
 STUDENT_EDITION = "editions/student/notebooks"  # in the repository, what the badges open
 COLAB = "https://colab.research.google.com/github"
@@ -97,7 +99,7 @@ def updated(root: Path = ROOT, repository: str | None = None) -> dict[Path, str]
     repository = repository_url(root / "pyproject.toml") if repository is None else repository
     tag = release_tag(root / "pyproject.toml")
     changes = {}
-    for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+    for path in notebooks(root / "notebooks"):
         old = path.read_text()
         nb = notebook_with_badge(nbformat.reads(old, as_version=4),
                                  badge(colab_url(repository, path.name, tag)))
@@ -106,7 +108,7 @@ def updated(root: Path = ROOT, repository: str | None = None) -> dict[Path, str]
         if new != old:
             changes[path] = new
     readme = root / "README.md"
-    first = sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))[0].name
+    first = notebooks(root / "notebooks")[0].name
     text = readme_with_badge(readme.read_text(), badge(colab_url(repository, first, tag)))
     if text != readme.read_text():
         changes[readme] = text

@@ -45,12 +45,12 @@ from pathlib import Path
 import nbformat
 
 from vae_tools import badges, editions
+from vae_tools.series import notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 
 NOTEBOOKS = ROOT / "notebooks"
 DOCS = ROOT / "docs"
-PATTERN = "[0-9][0-9]_*.ipynb"
 FLAVOURS = ("student", "instructor")
 # Pages besides the notebooks: (source in the repository, path in the site's source tree).
 # The pages in the order of docs/index.md's toctrees (the notebooks come between the front page and them).
@@ -86,10 +86,10 @@ def find_notebooks(folder: Path) -> list[Path]:
         in_build = folder.name == "notebooks" and folder.parent.name == "build"
         hint = " (run `make run` first)" if in_build else ""
         raise SiteError(f"notebook folder {folder} does not exist{hint}")
-    paths = sorted(folder.glob(PATTERN))
-    if not paths:
-        raise SiteError(f"no notebooks named like {PATTERN} in {folder}")
-    return paths
+    try:
+        return notebooks(folder)
+    except SystemExit as error:
+        raise SiteError(str(error)) from None
 
 
 def read_notebook(path: Path) -> nbformat.NotebookNode:

@@ -65,10 +65,12 @@ from pathlib import Path
 
 import nbformat
 
+from vae_machinery import submissions
+from vae_machinery.files import atomic_write
+from vae_machinery.parameters import parse_value
+from vae_tools.series import notebooks
+
 ROOT = Path(__file__).resolve().parent.parent
-from vae_machinery import submissions  # noqa: E402
-from vae_machinery.files import atomic_write  # noqa: E402
-from vae_machinery.parameters import parse_value  # noqa: E402
 
 NOTEBOOKS = ROOT / "notebooks"
 INSTRUCTOR = ROOT / "instructor"  # the hidden tests' expected answers (vae_answers): never given to students
@@ -79,11 +81,8 @@ INSTRUCTOR_ONLY = "instructor-only"  # lesson cells that the student edition lea
 
 
 def series(folder: Path = NOTEBOOKS) -> list[Path]:
-    """The notebooks of the series in order: 01_data.ipynb, 02_model.ipynb, ..."""
-    found = sorted(folder.glob("[0-9][0-9]_*.ipynb"))
-    if not found:
-        raise SystemExit(f"No notebooks like 01_data.ipynb in {folder}.")
-    return found
+    """The notebooks of the series in order: 01_data.ipynb, 02_model.ipynb, ... (vae_tools.series)."""
+    return notebooks(folder)
 
 
 def select(prefixes: Sequence[str] | None, notebooks: Sequence[Path] | None = None) -> list[Path]:

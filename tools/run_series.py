@@ -4,7 +4,7 @@ Notebooks 07-10 are not part of the series run: each trains models of its own,
 for minutes to hours (07, the experiments: 43 training runs, 192 minutes of
 training two at a time; 08-10, the conditional and convolutional VAEs and
 posterior collapse: six trainings of 2 to 3 minutes, 1.8 hours and 9 minutes). Select them
-with ``--only``, e.g. ``--only 07`` or ``--only 08 09 10``; each runs alone.
+with ``--only``, e.g. ``--only 07`` or ``--only 08 09``, or ``--from 08``; each runs alone.
 
 01 and 02 run at the same time, then 03 (training) alone, then 04-06 together,
 once 03 has saved the model they read: kernel start-ups and imports are
@@ -17,7 +17,7 @@ Examples (from the repository root; ``make run`` calls this)::
     python tools/run_series.py -p EPOCHS 5 -p LATENT_DIM 10
     python tools/run_series.py --inplace            # refresh the committed notebooks
     python tools/run_series.py --only 07 -p EPOCHS 1   # a quick experiments sweep
-    python tools/run_series.py --only 08 09 10      # beyond the basic VAE (about 2 hours)
+    python tools/run_series.py --from 08            # 08 onwards: beyond the basic VAE (about 2 hours)
 
 Each ``-p NAME VALUE`` is passed to every notebook that declares ``NAME`` in
 its ``parameters`` cell (values are Python literals: ints, floats,
@@ -40,28 +40,15 @@ import nbformat
 import papermill as pm
 
 from vae_machinery.parameters import parse_value
-
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = ROOT / "notebooks"
-TRAINING = "03_training.ipynb"  # writes the model that the notebooks after it read
-
+from vae_tools.series import NOTEBOOKS, ROOT, TRAINING, notebooks, number, on_request
 
 EXPERIMENTS = "07_experiments.ipynb"  # runs notebook 03 once per setting (its SWEEP_DIR holds the runs)
-ON_REQUEST = "07"  # notebooks numbered from here on train for minutes: run on request only (--only)
-
-
-def on_request(path: Path) -> bool:
-    return path.name[:2] >= ON_REQUEST
 
 
 def series(include_experiments: bool = False) -> list[Path]:
     """The notebooks ``make run`` executes (01-06); with ``include_experiments``
     also those run on request only (07 onwards)."""
-    paths = [p for p in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-             if include_experiments or not on_request(p)]
-    if not paths:
-        sys.exit(f"error: no notebooks found in {NOTEBOOKS}")
-    return paths
+    return [p for p in notebooks() if include_experiments or not on_request(p)]
 
 
 def stages(paths: list[Path]) -> list[list[Path]]:
@@ -70,9 +57,9 @@ def stages(paths: list[Path]) -> list[list[Path]]:
     since training uses every core and slows down when anything runs beside
     it; then the notebooks that read the model 03 saved, together. Notebooks
     07 onwards train models of their own: each runs alone."""
-    before = [p for p in paths if p.name < TRAINING]
-    training = [p for p in paths if p.name == TRAINING]
-    after = [p for p in paths if p.name > TRAINING and not on_request(p)]
+    before = [p for p in paths if number(p) < TRAINING]
+    training = [p for p in paths if number(p) == TRAINING]
+    after = [p for p in paths if number(p) > TRAINING and not on_request(p)]
     alone = [[p] for p in paths if on_request(p)]
     return [s for s in (before, training, after, *alone) if s]
 
@@ -122,17 +109,23 @@ def main(argv: list[str] | None = None) -> int:
                        help="where the executed notebooks go (default: build/notebooks)")
     where.add_argument("--inplace", action="store_true",
                        help="overwrite the notebooks in notebooks/ (maintainers, before a commit)")
-    parser.add_argument("--only", nargs="*", default=None,
-                        help="run only notebooks whose name starts with one of these prefixes, e.g. 03 04")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--only", nargs="*", default=None,
+                       help="run only notebooks whose name starts with one of these prefixes, e.g. 03 04")
+    which.add_argument("--from", dest="first", metavar="NN", default=None,
+                       help="run every notebook from number NN on, e.g. --from 08 (make beyond)")
     args = parser.parse_args(argv)
 
     params = {name: parse_value(value) for name, value in args.parameter}
-    paths = series(include_experiments=bool(args.only))
+    paths = series(include_experiments=bool(args.only or args.first))
     if args.only:
         paths = [p for p in paths if any(p.name.startswith(o) for o in args.only)]
-        if not paths:
-            print(f"error: no notebook starts with {' or '.join(args.only)}", file=sys.stderr)
-            return 2
+    if args.first:
+        paths = [p for p in paths if number(p) >= args.first.zfill(2)]
+    if not paths:
+        wanted = " or ".join(args.only) if args.only else f"{args.first} or later"
+        print(f"error: no notebook starts with {wanted}", file=sys.stderr)
+        return 2
     declared = {p: declared_parameters(p) for p in paths}
     unknown = set(params) - set().union(*declared.values())
     if unknown:

@@ -10,7 +10,7 @@ The committed notebooks (the instructor edition) end every exercise's check cell
 ``nbgrader generate_assignment`` removes that block from the student edition;
 ``nbgrader autograde`` puts it back and runs it. :func:`grade` computes the
 expected answer from the notebook's objects (one module per notebook,
-``nb01`` ... ``nb10``), compares, and raises ``AssertionError`` on a wrong
+``nb01``, ``nb02``, ...), compares, and raises ``AssertionError`` on a wrong
 answer; it is silent on a right one. A function answer must also pass the
 student's self-check and match the reference on further random inputs, and
 may not be, wrap or call the series' own function for it.
@@ -23,16 +23,19 @@ package, which holds none of this.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from typing import Any
 
 from vae_machinery.exercises import SELF_CHECKS, function_problem
 
-from . import nb01, nb02, nb03, nb04, nb05, nb06, nb07, nb08, nb09, nb10
 from .compare import Code, Value, same_answer
 
+# Every module nbNN of this package, in order: a new notebook's answers need no line here.
 ANSWERS: dict[str, Value | Code] = {
-    **nb01.ANSWERS, **nb02.ANSWERS, **nb03.ANSWERS, **nb04.ANSWERS, **nb05.ANSWERS,
-    **nb06.ANSWERS, **nb07.ANSWERS, **nb08.ANSWERS, **nb09.ANSWERS, **nb10.ANSWERS,
+    exercise: answer
+    for module in sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name.startswith("nb"))
+    for exercise, answer in importlib.import_module(f"{__name__}.{module}").ANSWERS.items()
 }
 
 

@@ -1,4 +1,4 @@
-"""Self-checks for the notebooks' exercises, one module per notebook (``nb01`` ... ``nb10``).
+"""Self-checks for the notebooks' exercises, one module per notebook (``nb01``, ``nb02``, ...).
 
 A notebook's check cell calls ``vh.check("03.2", answer, history=history)``.
 The check judges what it can without knowing the answer (see
@@ -10,14 +10,17 @@ grader has (``instructor/vae_answers`` in the repository).
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from typing import Any
 
-from . import nb01, nb02, nb03, nb04, nb05, nb06, nb07, nb08, nb09, nb10
 from .engine import SelfCheck, function_problem, library_functions_used, reset_attempts, run_self_check
 
+# Every module nbNN of this package, in order: a new notebook's checks need no line here.
 SELF_CHECKS: dict[str, SelfCheck] = {
-    **nb01.CHECKS, **nb02.CHECKS, **nb03.CHECKS, **nb04.CHECKS, **nb05.CHECKS,
-    **nb06.CHECKS, **nb07.CHECKS, **nb08.CHECKS, **nb09.CHECKS, **nb10.CHECKS,
+    exercise: check
+    for module in sorted(m.name for m in pkgutil.iter_modules(__path__) if m.name.startswith("nb"))
+    for exercise, check in importlib.import_module(f"{__name__}.{module}").CHECKS.items()
 }
 
 
