@@ -69,12 +69,9 @@ targets and text in double quotes, which quotes prose and is not a claim):
   ("~10 s", "about 10 minutes"), or as a range ("60 to 80 seconds");
 * formulas and commands (inline code, code blocks).
 
-**The sweep tables, cell by cell.** Any printed number backs any number of
-a page, so a cell that slips to a neighbour's value (143.20, the validation
-loss, for 143.23) would pass; the three sweep tables of ``docs/results.md``
-(latent size, β, and our row of the published comparison) are therefore also
-compared with notebook 07's printed results table, each cell with its own
-run and column.
+**The generated parts.** The headline of README.md and the sweep tables of ``docs/results.md`` are
+written by ``tools/results_pages.py`` from notebooks 03's and 07's outputs, each cell from its own run
+and column; ``tests/test_results_pages.py`` checks that the committed pages are what it writes.
 
 A sentence about this run that names the lowest β must name the β that
 notebook 07 printed as lowest (the rule of ``tests/test_claims.py``).
@@ -98,7 +95,6 @@ PERFORMANCE_PAGE = "docs/performance.md"
 PERFORMANCE_SUMMARY = "## In short"
 # The sections of docs/performance.md that back a quoted benchmark number.
 PERFORMANCE_SECTIONS = ("### The last measured run", "## The experiment grid on Dask")
-SWEEP_PAGE = "docs/results.md"  # the page with the three sweep tables
 
 # Numbers no re-run changes: published results, theory and bars; per page.
 CONSTANTS = {
@@ -277,101 +273,6 @@ def _derivation_problems(page: str, text: str, backed: list[float]) -> list[str]
     return problems
 
 
-def sweep_results(outputs: str) -> dict[str, dict[str, float]]:
-    """Notebook 07's printed results table: run (or setting) name -> column -> value. A cell
-    "mean ± std" (the means over the seeds) gives the mean under the column's name and the
-    standard deviation under ``<column>_std``."""
-    lines = outputs.split("\n")
-    for i, line in enumerate(lines):
-        header = line.split()
-        if header[:1] in (["run"], ["setting"]) and "test_neg_elbo" in header:
-            results = {}
-            for row in lines[i + 2:]:
-                cells = re.split(r"\s{2,}", row.strip())  # columns are 2+ spaces apart
-                if len(cells) != len(header):
-                    break
-                values = {}
-                for key, value in zip(header[1:], cells[1:]):
-                    mean, _, std = value.partition(" ± ")
-                    values[key] = float(mean)
-                    if std:
-                        values[f"{key}_std"] = float(std)
-                results[cells[0]] = values
-            return results
-    return {}
-
-
-def _cells(line: str) -> list[str]:
-    return [cell.strip().replace("**", "") for cell in line.strip().strip("|").split("|")]
-
-
-def sweep_table_problems(text: str, results: dict[str, dict[str, float]],
-                         page: str = SWEEP_PAGE) -> list[str]:
-    """The three sweep tables of ``page`` (docs/results.md), cell by cell, against notebook 07's table.
-
-    Matching every cell against every printed number would let a cell take a neighbour's value (143.20,
-    the validation loss, for 143.23): each cell here must be its own run's own column.
-    """
-    problems, seen = [], set()
-
-    def check(line: int, written: str, run: str, column: str) -> None:
-        mean, _, std = written.partition(" ± ")  # a cell "mean ± std" checks both
-        if std:
-            check(line, std, run, f"{column}_std")
-        written = mean
-        if run not in results:
-            problems.append(f"{page} line {line}: notebook 07 printed no run {run}")
-        elif not _shown(written.lstrip("−-"), [abs(results[run][column])]):
-            problems.append(f"{page} line {line}: {written!r} is not {run}'s {column}, "
-                            f"{results[run][column]:.2f}")
-
-    elbo = re.compile(rf"({N}) \(({N}) \+ ({N})\)")  # "143.23 (136.91 + 6.32)"
-    columns = ("test_neg_elbo", "test_bce", "test_kl")
-    for start, block in _blocks(text):
-        if not all(line.lstrip().startswith("|") for line in block):
-            continue
-        header, body = _cells(block[0]), [(start + 2 + i, _cells(line)) for i, line in enumerate(block[2:])]
-        if header[0] == "latent size":  # grey-level and binarized: -ELBO (BCE + KL) | ± std | -log p(x)
-            seen.add("latent size")
-            for line, row in body:
-                if len(row) != 7:
-                    problems.append(f"{page} line {line}: expected 7 cells, found {len(row)}")
-                    continue
-                for run, cell, std, log_px in ((f"beta1_latent{row[0]}", *row[1:4]),
-                                               (f"beta1_latent{row[0]}_binarized", *row[4:7])):
-                    match = elbo.fullmatch(cell)
-                    if not match:
-                        problems.append(f"{page} line {line}: {cell!r} is not '-ELBO (BCE + KL)'")
-                        continue
-                    for written, column in zip(match.groups(), columns):
-                        check(line, written, run, column)
-                    check(line, std, run, "test_neg_elbo_std")
-                    check(line, log_px, run, "test_log_px")
-        elif header[0] == "β":  # one column per beta at latent size 2, one row per quantity
-            seen.add("β")
-            rows = {"−ELBO": "test_neg_elbo", "BCE": "test_bce", "KL": "test_kl", "−log p(x)": "test_log_px"}
-            betas = [float(re.match(N, cell).group(0)) for cell in header[1:]]
-            for line, row in body:
-                if row[0] not in rows:
-                    problems.append(f"{page} line {line}: no column of notebook 07's table for {row[0]!r}")
-                    continue
-                for beta, written in zip(betas, row[1:]):
-                    check(line, written, f"beta{beta:g}_latent2", rows[row[0]])
-        elif header[-1] == "test −log p(x)":  # the published comparison: our row
-            for line, row in body:
-                latent, log_px, elbo_ = (re.search(r"z = (\d+)", row[0]), re.match(N, row[-1]),
-                                         re.search(rf"ELBO ({N})", row[-1]))
-                if row[0].startswith("ours") and latent and log_px and elbo_:
-                    seen.add("ours")
-                    run = f"beta1_latent{latent.group(1)}" + ("_binarized" if "binarized" in row[1] else "")
-                    check(line, log_px.group(0), run, "test_log_px")
-                    check(line, elbo_.group(1), run, "test_neg_elbo")
-    for table in sorted({"latent size", "β", "ours"} - seen):
-        problems.append(f"{page}: the sweep table of {table!r} is gone or reworded; "
-                        "update sweep_table_problems")
-    return problems
-
-
 def page_problems(page: str, text: str, notebook_outputs: dict[str, str], performance: str,
                   tuning: str) -> list[str]:
     """Every number of one page that nothing backs, every unused list entry of the page, and a wrong
@@ -407,8 +308,6 @@ def page_problems(page: str, text: str, notebook_outputs: dict[str, str], perfor
     for name, entries in (("CONSTANTS", CONSTANTS), ("NOT_COMMITTED", NOT_COMMITTED), ("DERIVED", DERIVED)):
         problems += [f"{name}[{page!r}][{key!r}] is no longer a number of {page}"
                      for key in entries.get(page, {}) if key not in used]
-    if page == SWEEP_PAGE:
-        problems += sweep_table_problems(text, sweep_results(notebook_outputs.get("07_experiments", "")))
     return problems + _derivation_problems(page, text, printed + _numbers(performance))
 
 
@@ -464,21 +363,13 @@ def test_the_check_catches_a_drifted_number():
         return 1 + texts[page][:texts[page].index(text)].count("\n")
 
     results = "docs/results.md"
-    # A results-table cell: 142.75 -> 142.80, which no notebook printed and which is not beta = 0.25's mean.
+    # A results-table cell: 142.75 -> 142.80, which no notebook printed (tools/results_pages.py would also
+    # write it back: tests/test_results_pages.py).
     line = line_of(results, "| −ELBO | 797.88")
     cell = "| −ELBO | 797.88 ± 457.44 | 142.75 ±"
     assert drifted(results, cell, cell.replace("142.75", "142.80")) == [
         f"{results} line {line}: '142.80' is not in a committed notebook's outputs, the linked docs "
-        "or the lists of this test",
-        f"{results} line {line}: '142.80' is not beta0.25_latent2's test_neg_elbo, 142.75"]
-    # A standard deviation that takes another setting's value (0.88 for 0.53).
-    assert drifted(results, "| 142.19 ± 0.53 |", "| 142.19 ± 0.88 |") == [
-        f"{results} line {line}: '0.88' is not beta0.5_latent2's test_neg_elbo_std, 0.53"]
-    # A cell that takes a neighbour's printed value (142.53 is seed 43's own run): only the
-    # cell-by-cell comparison with notebook 07's table can tell.
-    line = line_of(results, "| 2 | 142.74 (136.37")
-    assert drifted(results, "| 2 | 142.74 (136.37", "| 2 | 142.53 (136.37") == [
-        f"{results} line {line}: '142.53' is not beta1_latent2's test_neg_elbo, 142.74"]
+        "or the lists of this test"]
     # Benchmark ratios in the summary of docs/performance.md (notebook 06 prints a 1.18, which must not
     # count).
     for old, new in (("4.11× faster", "4.21× faster"), ("1.08× the float32", "1.18× the float32")):
