@@ -244,7 +244,31 @@ def test_series_defaults_are_the_parameters_cells_defaults():
     for path in NOTEBOOKS:
         for name, spec in pm.inspect_notebook(str(path)).items():
             if name in vh.SERIES_DEFAULTS:
-                assert ast.literal_eval(spec["default"]) == vh.SERIES_DEFAULTS[name], (path.name, name)
+                assert ast.literal_eval(spec["default"]) == vh.SERIES_DEFAULTS[name], (
+                    f"{path.name}: {name}'s default is not SERIES_DEFAULTS' (make notebooks writes it in)")
+
+
+def test_a_default_changed_in_its_one_home_reaches_every_parameters_cell(tmp_path):
+    """Changing a default is one edit (SERIES_DEFAULTS): run_series --inplace writes it into the cells."""
+    import shutil
+
+    import nbformat
+    import papermill as pm
+
+    from vae_machinery.parameters import SERIES_DEFAULTS
+
+    defaults = {**SERIES_DEFAULTS, "EPOCHS": 30, "SWEEP_DIR": "../runs/grid"}
+    copies = [shutil.copy(path, tmp_path / path.name) for path in NOTEBOOKS]
+    declared = {path.name: set(pm.inspect_notebook(str(path))) for path in NOTEBOOKS}
+    changed = {Path(path).name: sorted(series.sync_defaults(Path(path), defaults)) for path in copies}
+    assert changed == {name: sorted({"EPOCHS", "SWEEP_DIR"} & names) for name, names in declared.items()}
+    assert changed["03_training.ipynb"] == ["EPOCHS"]
+    assert changed["07_experiments.ipynb"] == ["EPOCHS", "SWEEP_DIR"]
+    cell = next(c for c in nbformat.read(tmp_path / NOTEBOOKS[6].name, as_version=4).cells
+                if "parameters" in c.metadata.get("tags", []))
+    assert "\nEPOCHS = 30\n" in cell.source and '\nSWEEP_DIR = "../runs/grid"\n' in cell.source
+    assert "IWAE_K = 100\nTRAIN_IMAGES = None  # None: all 55,000 training images" in cell.source  # kept
+    assert [series.sync_defaults(Path(path), defaults) for path in copies] == [[]] * len(copies)
 
 
 def test_only_the_default_run_writes_the_committed_figures():

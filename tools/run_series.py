@@ -40,7 +40,7 @@ import nbformat
 import papermill as pm
 
 from vae_machinery.parameters import parse_value
-from vae_tools.series import NOTEBOOKS, ROOT, TRAINING, notebooks, number, on_request
+from vae_tools.series import NOTEBOOKS, ROOT, TRAINING, notebooks, number, on_request, sync_defaults
 
 EXPERIMENTS = "07_experiments.ipynb"  # runs notebook 03 once per setting (its SWEEP_DIR holds the runs)
 
@@ -138,6 +138,13 @@ def main(argv: list[str] | None = None) -> int:
               "drop the parameters or use --output-dir", file=sys.stderr)
         return 2
 
+    if args.inplace:  # the parameters cells take their defaults from their one home, SERIES_DEFAULTS
+        from vae_machinery.parameters import SERIES_DEFAULTS
+
+        for path in paths:
+            changed = sync_defaults(path, SERIES_DEFAULTS)
+            if changed:
+                print(f"{path.name}: defaults of {', '.join(changed)} set from SERIES_DEFAULTS", flush=True)
     out_dir = NOTEBOOKS if args.inplace else args.output_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     shown = " ".join(f"{k}={v!r}" for k, v in params.items()) or "defaults"
