@@ -38,6 +38,9 @@ from typing import Any
 
 # vae_helpers first: it imports Keras without TensorFlow's start-up chatter.
 import vae_helpers as vh
+from vae_machinery.bfloat16 import resolve_matmul_precision
+from vae_machinery.fast_training import ConstantThenLinearDecay
+from vae_machinery.notebook_setup import versions
 
 # isort: split
 import keras
@@ -132,7 +135,7 @@ def compile_model(model: vh.VAE, config: Config, steps: int) -> None:
     if config.schedule == "cosine":
         schedule = keras.optimizers.schedules.CosineDecay(LEARNING_RATE, decay_steps=steps)
     elif config.lr_decay > 0:
-        schedule = vh.ConstantThenLinearDecay(LEARNING_RATE, steps, config.lr_decay)
+        schedule = ConstantThenLinearDecay(LEARNING_RATE, steps, config.lr_decay)
     fast_training.compile_fast(model, keras.optimizers.Adam(learning_rate=schedule, beta_2=config.beta_2))
 
 
@@ -205,7 +208,7 @@ def render(results: dict[tuple[str, int], dict[str, Any]], seeds: list[int], epo
     """The whole Markdown report."""
     scores = {key: [results[key, s]["val_neg_elbo"] for s in seeds] for key in CONFIGS}
     train_total = sum(r["train_seconds"] for r in results.values())
-    precision = vh.resolve_matmul_precision("auto", uses_xla())
+    precision = resolve_matmul_precision("auto", uses_xla())
     lines = [
         "# Tuning the series' design choices on the validation images", "",
         "Written by `bench/tuning.py`. Each configuration differs from the series' default training "
@@ -225,7 +228,7 @@ def render(results: dict[tuple[str, int], dict[str, Any]], seeds: list[int], epo
         f"* Date: {datetime.date.today().isoformat()}. Machine: {cpu_name()}, {os.cpu_count()} cores "
         f"(shared with other jobs, so times are noisy), {platform.system()} {platform.machine()}; "
         f"training products in {precision} (`MATMUL_PRECISION = \"auto\"`).",
-        f"* {vh.versions()}.",
+        f"* {versions()}.",
         f"* {len(results)} runs; training time {train_total / 60:.1f} min in total "
         f"(this invocation's wall time {wall_seconds / 60:.1f} min, cached runs not retrained). "
         f"Data: {data.source}.", "",

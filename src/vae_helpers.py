@@ -59,7 +59,7 @@ from vae_machinery.fast_training import (
 )
 from vae_machinery.files import HISTORY_FILE, MODEL_FILE, atomic_write, write_json
 from vae_machinery.idx_data import DATASETS, IMAGE_SIDE, read_arrays
-from vae_machinery.notebook_setup import set_seed, versions
+from vae_machinery.notebook_setup import set_seed
 from vae_machinery.parameters import TRAINING_DEFAULTS, check_parameters, describe, is_int
 from vae_machinery.runs import RUN_FILE
 
@@ -620,25 +620,11 @@ def load_or_train(artifacts_dir: str | os.PathLike, data_dir: str | None = None,
 # The machinery, also available here: vh.plot_loss_curves, vh.latent_explorer, ...
 # ==========================================================================
 from vae_machinery import student_code  # noqa: E402
-from vae_machinery.bfloat16 import (  # noqa: E402
-    bfloat16_matmul,
-    bfloat16_matmul_supported,
-    matmul_precision,
-    resolve_matmul_precision,
-    set_matmul_precision,
-)
-from vae_machinery.errors import DataError, VAEError  # noqa: E402
+from vae_machinery.bfloat16 import matmul_precision  # noqa: E402
+from vae_machinery.errors import VAEError  # noqa: E402
 from vae_machinery.exercises import check  # noqa: E402
-from vae_machinery.explorer import EXPLORER_MAX_SLIDERS, EXPLORER_TEXT, LatentExplorer, latent_explorer  # noqa: E402
-from vae_machinery.idx_data import parse_idx  # noqa: E402
+from vae_machinery.explorer import latent_explorer  # noqa: E402
 from vae_machinery.notebook_setup import claim, describe_model, figures_for_model, start_notebook  # noqa: E402
-from vae_machinery.parameters import (  # noqa: E402
-    BINARIZE_MODES,
-    MATMUL_PRECISIONS,
-    SERIES_DEFAULTS,
-    figures_dir,
-    is_default_run,
-)
 from vae_machinery.plots import (  # noqa: E402
     ONE_D,
     plot_digit_grid,
@@ -660,7 +646,7 @@ from vae_machinery.plots import (  # noqa: E402
     tile_images,
 )
 from vae_machinery.runs_bundle import fetch_runs  # noqa: E402
-from vae_machinery.sweeps import SWEEP_COLUMNS, format_table, plan_sweep, write_csv  # noqa: E402
+from vae_machinery.sweeps import format_table, plan_sweep, write_csv  # noqa: E402
 
 
 def functions_from_notebook(notebook: str | Path = "02_model.ipynb", *, verbose: bool = True) -> dict:
@@ -678,16 +664,11 @@ __all__ = [
     "log_importance_weights", "log_mean_exp", "reconstruct", "load_or_train", "reconstruction_bce",
     "reparameterize", "save_artifacts", "seeded_dense", "train_and_save", "train_vae", "vae_loss",
     # the machinery, from vae_machinery
-    "ArtifactsError", "BINARIZE_MODES", "CHECKPOINT_FILE", "ConstantThenLinearDecay",
-    "DATASETS", "DataError", "EXPLORER_MAX_SLIDERS", "EXPLORER_TEXT", "EpochLogger", "HISTORY_FILE",
-    "LatentExplorer", "MATMUL_PRECISIONS", "MODEL_FILE", "ParameterError", "RUN_FILE", "SERIES_DEFAULTS",
-    "STEPS_PER_EXECUTION", "SWEEP_COLUMNS", "TRAINING_DEFAULTS", "claim", "figures_for_model", "set_seed",
-    "start_notebook", "versions", "VAEError", "bfloat16_matmul", "bfloat16_matmul_supported", "check",
-    "check_parameters", "epoch_batches", "epoch_order", "fetch_runs", "figures_dir", "format_table",
-    "functions_from_notebook", "is_default_run", "latent_explorer", "matmul_precision", "parse_idx",
+    "DATASETS", "HISTORY_FILE", "MODEL_FILE", "RUN_FILE", "TRAINING_DEFAULTS", "claim", "figures_for_model",
+    "set_seed", "start_notebook", "VAEError", "check", "fetch_runs", "format_table",
+    "functions_from_notebook", "latent_explorer", "matmul_precision",
     "plan_sweep", "plot_digit_grid", "plot_image_panels", "plot_image_table", "plot_interpolations",
     "plot_kl_per_dimension", "plot_latent_panels", "plot_latent_space", "plot_latent_sweep",
     "plot_loss_curves", "plot_manifold", "plot_rate_distortion", "plot_reconstructions", "plot_samples",
-    "ONE_D", "plot_sweep_gallery", "project_2d", "resolve_matmul_precision", "save_figure",
-    "set_matmul_precision", "tile_images", "write_csv",
+    "ONE_D", "plot_sweep_gallery", "project_2d", "save_figure", "tile_images", "write_csv",
 ]

@@ -21,6 +21,9 @@ from keras import ops
 
 import vae_helpers as vh
 from vae_machinery import fast_training, runs
+from vae_machinery.bfloat16 import bfloat16_matmul_supported
+from vae_machinery.errors import ParameterError
+from vae_machinery.parameters import check_parameters
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -215,7 +218,7 @@ def test_active_units_and_kl_per_dimension():
     assert vh.active_units(model, x, threshold=1e9).sum() == 0
 
 
-@pytest.mark.skipif(not vh.bfloat16_matmul_supported(), reason="needs a CPU with bfloat16 products")
+@pytest.mark.skipif(not bfloat16_matmul_supported(), reason="needs a CPU with bfloat16 products")
 def test_a_run_compiled_without_xla_records_float32_and_is_reused(tmp_path, capsys):
     """Notebook 09's convolutional runs compile without XLA, so their products are float32 even where
     "auto" means bfloat16: the record says float32 (it said bfloat16), and XLA = False in the settings
@@ -297,6 +300,6 @@ def test_compile_without_xla():
     ({"FREE_BITS": float("nan")}, "FREE_BITS must be a finite number >= 0"),
 ])
 def test_the_new_parameters_are_checked(bad, message):
-    with pytest.raises(vh.ParameterError, match=message):
-        vh.check_parameters(**bad)
-    vh.check_parameters(TRAIN_IMAGES=None, CONV_LATENT_DIMS=[2, 20], WARMUP_EPOCHS=0, FREE_BITS=0.0)
+    with pytest.raises(ParameterError, match=message):
+        check_parameters(**bad)
+    check_parameters(TRAIN_IMAGES=None, CONV_LATENT_DIMS=[2, 20], WARMUP_EPOCHS=0, FREE_BITS=0.0)

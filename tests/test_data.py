@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 import vae_helpers as vh
-from vae_machinery.idx_data import read_arrays, to_idx_bytes
+from vae_machinery.errors import DataError, ParameterError
+from vae_machinery.idx_data import parse_idx, read_arrays, to_idx_bytes
 
 FILES = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
          "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
@@ -20,32 +21,32 @@ def idx_images(a):
 
 def test_parse_idx_images_and_labels():
     imgs = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
-    np.testing.assert_array_equal(vh.parse_idx(idx_images(imgs)), imgs)
+    np.testing.assert_array_equal(parse_idx(idx_images(imgs)), imgs)
     labels = np.array([7, 1, 0], dtype=np.uint8)
     raw = struct.pack(">II", 0x801, 3) + labels.tobytes()
-    np.testing.assert_array_equal(vh.parse_idx(raw), labels)
+    np.testing.assert_array_equal(parse_idx(raw), labels)
 
 
 def test_parse_idx_round_trips_with_encoder():
     imgs = np.random.default_rng(0).integers(0, 256, (5, 28, 28), dtype=np.uint8)
-    np.testing.assert_array_equal(vh.parse_idx(to_idx_bytes(imgs)), imgs)
+    np.testing.assert_array_equal(parse_idx(to_idx_bytes(imgs)), imgs)
 
 
 def test_parse_idx_rejects_wrong_magic():
     raw = struct.pack(">II", 0x1234, 3) + bytes(3)
-    with pytest.raises(vh.DataError, match="magic number 0x00001234"):
-        vh.parse_idx(raw, "labels.idx")
+    with pytest.raises(DataError, match="magic number 0x00001234"):
+        parse_idx(raw, "labels.idx")
 
 
 def test_parse_idx_rejects_wrong_count():
     raw = struct.pack(">II", 0x801, 5) + bytes(3)  # header says 5, payload has 3
-    with pytest.raises(vh.DataError, match="announces 5 items.*truncated"):
-        vh.parse_idx(raw, "labels.idx")
+    with pytest.raises(DataError, match="announces 5 items.*truncated"):
+        parse_idx(raw, "labels.idx")
 
 
 def test_parse_idx_rejects_tiny_file():
-    with pytest.raises(vh.DataError, match="too short"):
-        vh.parse_idx(b"\x00\x00", "x")
+    with pytest.raises(DataError, match="too short"):
+        parse_idx(b"\x00\x00", "x")
 
 
 def test_real_mnist_shapes_and_statistics(mnist):
@@ -157,20 +158,20 @@ def test_uncompressed_files_are_accepted(data_copy):
 
 
 def test_missing_folder_says_how_to_fix(tmp_path):
-    with pytest.raises(vh.DataError, match="does not exist.*VAE_DATA_DIR"):
+    with pytest.raises(DataError, match="does not exist.*VAE_DATA_DIR"):
         vh.load_dataset("mnist", tmp_path / "nowhere")
 
 
 def test_missing_file_is_named(data_copy):
     (data_copy / "t10k-labels-idx1-ubyte.gz").unlink()
-    with pytest.raises(vh.DataError, match="t10k-labels-idx1-ubyte.gz is missing"):
+    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz is missing"):
         vh.load_dataset("mnist", data_copy)
 
 
 def test_truncated_gzip_is_reported(data_copy):
     path = data_copy / "train-images-idx3-ubyte.gz"
     path.write_bytes(path.read_bytes()[:100_000])
-    with pytest.raises(vh.DataError, match="train-images-idx3-ubyte.gz.*not a valid gzip.*download it again"):
+    with pytest.raises(DataError, match="train-images-idx3-ubyte.gz.*not a valid gzip.*download it again"):
         vh.load_dataset("mnist", data_copy)
 
 
@@ -179,7 +180,7 @@ def test_checksum_mismatch_is_reported(data_copy):
     labels = bytearray(gzip.decompress(path.read_bytes()))
     labels[100] = (labels[100] + 1) % 10  # one wrong label: a valid file, wrong bytes
     path.write_bytes(gzip.compress(bytes(labels)))
-    with pytest.raises(vh.DataError, match="Checksum mismatch.*t10k-labels-idx1-ubyte.gz"):
+    with pytest.raises(DataError, match="Checksum mismatch.*t10k-labels-idx1-ubyte.gz"):
         vh.load_dataset("mnist", data_copy)
 
 
@@ -188,17 +189,17 @@ def test_wrong_item_count_is_reported(data_copy):
     labels = gzip.decompress(path.read_bytes())
     short = struct.pack(">II", 0x801, 9_999) + labels[8:-1]
     path.write_bytes(gzip.compress(short))
-    with pytest.raises(vh.DataError, match=r"holds \(9999,\).*10000 items"):
+    with pytest.raises(DataError, match=r"holds \(9999,\).*10000 items"):
         vh.load_dataset("mnist", data_copy)
 
 
 def test_wrong_dataset_is_recognised(mnist_dir):
-    with pytest.raises(vh.DataError, match="These are the MNIST files: set DATASET = 'mnist'"):
+    with pytest.raises(DataError, match="These are the MNIST files: set DATASET = 'mnist'"):
         vh.load_dataset("fashion_mnist", mnist_dir)
 
 
 def test_unknown_dataset_name():
-    with pytest.raises(vh.ParameterError, match="DATASET = 'cifar10'.*'mnist', 'fashion_mnist'"):
+    with pytest.raises(ParameterError, match="DATASET = 'cifar10'.*'mnist', 'fashion_mnist'"):
         vh.load_dataset("cifar10")
 
 
@@ -225,7 +226,7 @@ def test_keras_download_with_wrong_bytes_is_rejected(mnist_dir, monkeypatch):
     monkeypatch.delenv("VAE_DATA_DIR", raising=False)
     monkeypatch.setattr(vh.keras.datasets.mnist, "load_data",
                         lambda: ((x_train, y_train), (x_test, y_test)))
-    with pytest.raises(vh.DataError, match="Checksum mismatch for Keras' mnist download"):
+    with pytest.raises(DataError, match="Checksum mismatch for Keras' mnist download"):
         vh.load_dataset("mnist")
 
 
@@ -235,5 +236,5 @@ def test_offline_without_data_says_how_to_point_at_a_folder(monkeypatch):
 
     monkeypatch.delenv("VAE_DATA_DIR", raising=False)
     monkeypatch.setattr(vh.keras.datasets.mnist, "load_data", offline)
-    with pytest.raises(vh.DataError, match="Could not download MNIST.*name resolution.*VAE_DATA_DIR"):
+    with pytest.raises(DataError, match="Could not download MNIST.*name resolution.*VAE_DATA_DIR"):
         vh.load_dataset("mnist")

@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 import vae_helpers as vh
+from vae_machinery.errors import ParameterError
+from vae_machinery.parameters import check_parameters
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,8 +30,8 @@ def test_plan_sweep_trains_the_shared_run_once():
     ({"RERUN": "yes"}, "RERUN must be True or False"),
 ])
 def test_sweep_parameters_are_checked(bad, message):
-    with pytest.raises(vh.ParameterError, match=message):
-        vh.check_parameters(**bad)
+    with pytest.raises(ParameterError, match=message):
+        check_parameters(**bad)
 
 
 def test_write_csv_round_trips(tmp_path):
@@ -53,7 +55,7 @@ def test_interpolation_starts_and_ends_at_the_reconstructions():
     assert paths.shape == (4, 5, 784)
     np.testing.assert_allclose(paths[:, 0], vh.reconstruct(model, a), atol=1e-6)
     np.testing.assert_allclose(paths[:, -1], vh.reconstruct(model, b), atol=1e-6)
-    with pytest.raises(vh.ParameterError, match="steps"):
+    with pytest.raises(ParameterError, match="steps"):
         vh.interpolate(model, a, b, steps=1)
     with pytest.raises(ValueError, match="pass pairs"):
         vh.interpolate(model, a, b[:3])

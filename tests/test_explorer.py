@@ -10,6 +10,8 @@ import pytest
 
 import vae_helpers as vh
 from vae_machinery import explorer
+from vae_machinery.errors import ParameterError
+from vae_machinery.explorer import EXPLORER_MAX_SLIDERS, EXPLORER_TEXT
 from vae_machinery.plots import figure_png
 
 pytest.importorskip("ipywidgets")
@@ -36,7 +38,7 @@ def test_widgets_built_and_sliders_decode_live(tiny, capsys):
     assert [s.description for s in ex.sliders] == ["z1", "z2"]
     assert ex.figure is None
     # The saved notebook shows this sentence instead of a widget repr.
-    assert vh.EXPLORER_TEXT in capsys.readouterr().out
+    assert EXPLORER_TEXT in capsys.readouterr().out
     before = ex.decoded.value
     assert before[:8] == b"\x89PNG\r\n\x1a\n"
     ex.sliders[0].value = ex.sliders[0].max
@@ -74,7 +76,7 @@ def test_many_latent_dimensions_get_ten_sliders():
     x = rng.random((50, vh.IMAGE_PIXELS), dtype=np.float32)
     model = vh.VAE(latent_dim=12, hidden_dim=16, seed=0)
     ex = vh.latent_explorer(model, x, np.arange(50) % 10, list("0123456789"), interactive=True)
-    assert len(ex.sliders) == vh.EXPLORER_MAX_SLIDERS == 10
+    assert len(ex.sliders) == EXPLORER_MAX_SLIDERS == 10
     assert ex.prefix == "PC" and ex.points.shape == (50, 2)
     i = ex.select(*ex.points[7])
     assert i == 7
@@ -143,5 +145,5 @@ def test_a_frontend_that_opened_the_widget_control_comm_counts(monkeypatch):
 ])
 def test_bad_input_is_a_clear_error(tiny, change, message):
     model, x, labels, names = tiny
-    with pytest.raises(vh.ParameterError, match=message):
+    with pytest.raises(ParameterError, match=message):
         vh.latent_explorer(model, *change(x, labels, names), interactive=False)

@@ -44,6 +44,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from vae_machinery.errors import DataError
 from vae_tools import editions, series
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -220,7 +221,7 @@ def test_setup_on_a_hosted_service_installs_the_helpers_and_loads_mnist_with_ker
     monkeypatch.delenv("VAE_DATA_DIR", raising=False)
     monkeypatch.setattr(keras.datasets.mnist, "load_data", fake_load_data)
     data_dir = None  # DATA_DIR's default in the parameters cells
-    with pytest.raises(vh.DataError, match="Could not download MNIST with Keras"):
+    with pytest.raises(DataError, match="Could not download MNIST with Keras"):
         vh.load_dataset("mnist", data_dir)
     assert downloads == ["mnist"]
 

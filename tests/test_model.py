@@ -8,6 +8,8 @@ import pytest
 
 import vae_helpers as vh
 from vae_machinery import runs
+from vae_machinery.errors import ArtifactsError, ParameterError
+from vae_machinery.fast_training import ConstantThenLinearDecay, EpochLogger, epoch_batches, epoch_order
 from vae_machinery.files import atomic_write
 
 
@@ -127,7 +129,7 @@ def test_short_training_run_learns(mnist, capsys):
     assert len(out) == 3 and out[0].startswith("epoch 1/3") and "val: BCE" in out[0] and "test" not in out[0]
     # Running the training cell twice would train on with a spent learning-rate schedule: refused.
     weights = [w.copy() for w in model.get_weights()]
-    with pytest.raises(vh.ParameterError, match="trained already"):
+    with pytest.raises(ParameterError, match="trained already"):
         vh.train_vae(model, small, epochs=3, batch_size=64, learning_rate=2e-3)
     assert all((a == b).all() for a, b in zip(weights, model.get_weights()))
 
@@ -175,11 +177,11 @@ def test_artifacts_round_trip(tmp_path):
 
 
 def test_learning_rate_is_constant_then_falls_linearly_to_zero():
-    schedule = vh.ConstantThenLinearDecay(4e-3, total_steps=100, decay_fraction=0.25)
+    schedule = ConstantThenLinearDecay(4e-3, total_steps=100, decay_fraction=0.25)
     rates = [float(schedule(step)) for step in (0, 50, 75, 80, 90, 99, 100, 120)]
     np.testing.assert_allclose(rates, [4e-3, 4e-3, 4e-3, 3.2e-3, 1.6e-3, 0.16e-3, 0.0, 0.0],
                                rtol=1e-5, atol=1e-9)
-    constant = vh.ConstantThenLinearDecay(1e-3, total_steps=100, decay_fraction=0.0)
+    constant = ConstantThenLinearDecay(1e-3, total_steps=100, decay_fraction=0.0)
     assert [float(constant(step)) for step in (0, 99, 100)] == pytest.approx([1e-3] * 3)
 
 
@@ -193,7 +195,7 @@ def test_compile_vae_builds_the_schedule_only_with_a_step_count():
     assert config["beta_2"] == vh.ADAM_BETA_2 == 0.99
     plain = vh.compile_vae(vh.VAE(latent_dim=2, hidden_dim=8, seed=0), 2e-3, lr_decay=0.5)
     assert float(plain.optimizer.learning_rate) == pytest.approx(2e-3)
-    with pytest.raises(vh.ParameterError, match="LR_DECAY = 2"):
+    with pytest.raises(ParameterError, match="LR_DECAY = 2"):
         vh.compile_vae(model, 2e-3, total_steps=40, lr_decay=2)
 
 
@@ -208,7 +210,7 @@ def test_a_scheduled_model_saves_and_loads(tmp_path):
 
 
 def test_missing_artifacts_say_which_notebook_to_run(tmp_path):
-    with pytest.raises(vh.ArtifactsError, match="No trained model.*Run 03_training.ipynb first"):
+    with pytest.raises(ArtifactsError, match="No trained model.*Run 03_training.ipynb first"):
         vh.load_artifacts(tmp_path / "artifacts", LATENT_DIM=2)
 
 
@@ -216,7 +218,7 @@ def test_mismatched_artifacts_are_refused(tmp_path):
     (tmp_path / "vae.keras").write_bytes(b"")
     runs.write_run(tmp_path, {"DATASET": "mnist", "LATENT_DIM": 2}, {}, model_file="vae.keras",
                    matmul_precision="float32")
-    with pytest.raises(vh.ArtifactsError,
+    with pytest.raises(ArtifactsError,
                        match="trained with LATENT_DIM = 2.*this notebook has LATENT_DIM = 10"):
         vh.load_artifacts(tmp_path, DATASET="mnist", LATENT_DIM=10)
 
@@ -267,14 +269,14 @@ def test_epoch_batches_follow_the_order_and_binarize_reproducibly():
     import tensorflow as tf
 
     x = np.random.default_rng(0).random((10, 784), dtype=np.float32)
-    order = vh.epoch_order(7, 0, 10)
-    grey = _epoch_arrays(vh.epoch_batches(tf.constant(x), order, 4))
+    order = epoch_order(7, 0, 10)
+    grey = _epoch_arrays(epoch_batches(tf.constant(x), order, 4))
     assert [len(b) for b in grey] == [4, 4, 2]
     np.testing.assert_array_equal(np.concatenate(grey), x[order])
 
-    binary = np.concatenate(_epoch_arrays(vh.epoch_batches(tf.constant(x), order, 4, binarize_seed=5)))
-    again = np.concatenate(_epoch_arrays(vh.epoch_batches(tf.constant(x), order, 4, binarize_seed=5)))
-    other = np.concatenate(_epoch_arrays(vh.epoch_batches(tf.constant(x), order, 4, binarize_seed=6)))
+    binary = np.concatenate(_epoch_arrays(epoch_batches(tf.constant(x), order, 4, binarize_seed=5)))
+    again = np.concatenate(_epoch_arrays(epoch_batches(tf.constant(x), order, 4, binarize_seed=5)))
+    other = np.concatenate(_epoch_arrays(epoch_batches(tf.constant(x), order, 4, binarize_seed=6)))
     assert set(np.unique(binary)) == {0.0, 1.0}
     np.testing.assert_array_equal(binary, again)  # what makes a resumed run exact
     assert not np.array_equal(binary, other)
@@ -353,14 +355,14 @@ def test_resume_refuses_a_checkpoint_of_other_settings(mnist, tmp_path):
     small = _subset(mnist, 300, 100)
     vh.train_vae(_fresh_model(), small, epochs=1, batch_size=100, learning_rate=1e-3, seed=3,
                  checkpoint_dir=tmp_path, verbose=False)
-    with pytest.raises(vh.ArtifactsError, match="other settings.*batch_size.*RESUME = False"):
+    with pytest.raises(ArtifactsError, match="other settings.*batch_size.*RESUME = False"):
         vh.train_vae(_fresh_model(), small, epochs=2, batch_size=50, learning_rate=1e-3, seed=3,
                      checkpoint_dir=tmp_path, resume=True, verbose=False)
-    with pytest.raises(vh.ArtifactsError, match=r"other settings.*'lr_decay': \(0.0, 0.25\)"):
+    with pytest.raises(ArtifactsError, match=r"other settings.*'lr_decay': \(0.0, 0.25\)"):
         vh.train_vae(_fresh_model(), small, epochs=1, batch_size=100, learning_rate=1e-3, lr_decay=0.25,
                      seed=3, checkpoint_dir=tmp_path, resume=True, verbose=False)
     # EPOCHS too: the learning rate's schedule spans the run, so 2 epochs would continue another schedule
-    with pytest.raises(vh.ArtifactsError, match=r"other settings.*'epochs': \(1, 2\).*RESUME = False"):
+    with pytest.raises(ArtifactsError, match=r"other settings.*'epochs': \(1, 2\).*RESUME = False"):
         vh.train_vae(_fresh_model(), small, epochs=2, batch_size=100, learning_rate=1e-3, seed=3,
                      checkpoint_dir=tmp_path, resume=True, verbose=False)
 
@@ -445,7 +447,7 @@ def test_the_epoch_line_names_the_models_reconstruction_term(label, unit, capsys
     if unit is not None:
         model.loss_unit = unit
     vh.compile_vae(model, 1e-3)
-    logger = vh.EpochLogger(epochs=3)
+    logger = EpochLogger(epochs=3)
     logger.set_model(model)
     logger.on_epoch_begin(0)
     logs = {"reconstruction_loss": 1.0, "kl_loss": 2.0, "loss": 3.0, "val_reconstruction_loss": 4.0,

@@ -7,8 +7,16 @@ import numpy as np
 import pytest
 
 import vae_helpers as vh
+from vae_machinery.bfloat16 import (
+    bfloat16_matmul,
+    bfloat16_matmul_supported,
+    resolve_matmul_precision,
+    set_matmul_precision,
+)
+from vae_machinery.errors import ArtifactsError, ParameterError
+from vae_machinery.parameters import check_parameters
 
-needs_bf16 = pytest.mark.skipif(not vh.bfloat16_matmul_supported(),
+needs_bf16 = pytest.mark.skipif(not bfloat16_matmul_supported(),
                                 reason="this CPU has no native bfloat16 products (AVX512-BF16/AMX)")
 
 
@@ -21,7 +29,7 @@ def _product_and_gradients(x, w, c):
     def run(x, w):
         with tf.GradientTape() as tape:
             tape.watch([x, w])
-            y = vh.bfloat16_matmul(x, w)
+            y = bfloat16_matmul(x, w)
             loss = tf.reduce_sum(y * c)
         return (y, *tape.gradient(loss, [x, w]))
 
@@ -57,21 +65,21 @@ def test_bfloat16_matmul_is_exact_on_bfloat16_numbers():
 
 
 def test_matmul_precision_parameter_is_checked():
-    with pytest.raises(vh.ParameterError,
+    with pytest.raises(ParameterError,
                        match=r"MATMUL_PRECISION = 'bf16' \(str\).*'auto'.*'float32'.*'bfloat16'"):
-        vh.check_parameters(MATMUL_PRECISION="bf16")
-    with pytest.raises(vh.ParameterError, match="MATMUL_PRECISION"):
+        check_parameters(MATMUL_PRECISION="bf16")
+    with pytest.raises(ParameterError, match="MATMUL_PRECISION"):
         vh.compile_vae(vh.VAE(hidden_dim=16), 1e-3, matmul_precision="half")
 
 
 def test_resolve_matmul_precision():
-    assert vh.resolve_matmul_precision("float32") == "float32"
-    expected = "bfloat16" if vh.bfloat16_matmul_supported() else "float32"
-    assert vh.resolve_matmul_precision("auto") == expected
-    assert vh.resolve_matmul_precision("auto", jit_compile=False) == "float32"
-    with pytest.raises(vh.ParameterError, match=r"needs the TensorFlow or JAX backend with XLA.*"
+    assert resolve_matmul_precision("float32") == "float32"
+    expected = "bfloat16" if bfloat16_matmul_supported() else "float32"
+    assert resolve_matmul_precision("auto") == expected
+    assert resolve_matmul_precision("auto", jit_compile=False) == "float32"
+    with pytest.raises(ParameterError, match=r"needs the TensorFlow or JAX backend with XLA.*"
                                                 r"MATMUL_PRECISION = 'float32'"):
-        vh.resolve_matmul_precision("bfloat16", jit_compile=False)
+        resolve_matmul_precision("bfloat16", jit_compile=False)
 
 
 def test_compile_sets_the_precision_of_every_dense_layer_and_inference_stays_float32():
@@ -83,27 +91,27 @@ def test_compile_sets_the_precision_of_every_dense_layer_and_inference_stays_flo
     assert vh.matmul_precision(model) == "float32"
     dense = [layer for layer in model._flatten_layers() if isinstance(layer, vh.keras.layers.Dense)]
     assert len(dense) == 7 and not any(layer.bfloat16_training for layer in dense)
-    if vh.bfloat16_matmul_supported():
+    if bfloat16_matmul_supported():
         vh.compile_vae(model, 1e-3, matmul_precision="bfloat16")
         assert vh.matmul_precision(model) == "bfloat16"
         assert all(layer.bfloat16_training for layer in dense)
     # Evaluation and the later notebooks (training=False) multiply in float32 either way.
     for a, b in zip(before, model.encoder(x)):
         np.testing.assert_array_equal(a, np.asarray(b))
-    with pytest.raises(vh.ParameterError, match="'float32' or 'bfloat16'"):
-        vh.set_matmul_precision(model, "auto")
+    with pytest.raises(ParameterError, match="'float32' or 'bfloat16'"):
+        set_matmul_precision(model, "auto")
 
 
 def test_set_matmul_precision_switches_every_dense_layer_and_nothing_else():
     model = vh.VAE(latent_dim=2, hidden_dim=8, seed=0)
     other = vh.VAE(latent_dim=2, hidden_dim=8, seed=0)
     dense = [layer for layer in model._flatten_layers() if isinstance(layer, vh.keras.layers.Dense)]
-    vh.set_matmul_precision(model, "bfloat16")  # only sets the flag; the product needs XLA at training
+    set_matmul_precision(model, "bfloat16")  # only sets the flag; the product needs XLA at training
     assert vh.matmul_precision(model) == "bfloat16" and all(layer.bfloat16_training for layer in dense)
     assert vh.matmul_precision(other) == "float32", "a flag of the model's layers, not of the class"
     dense[0].bfloat16_training = False  # mixed layers are not a bfloat16 model
     assert vh.matmul_precision(model) == "float32"
-    vh.set_matmul_precision(model, "float32")
+    set_matmul_precision(model, "float32")
     assert not any(layer.bfloat16_training for layer in dense)
     assert not hasattr(vh.VAE, "matmul_precision"), "the precision is vh.matmul_precision(model)"
 
@@ -155,7 +163,7 @@ def test_resume_refuses_a_checkpoint_of_the_other_precision(mnist, tmp_path):
                                 x_test=mnist.x_test[:100], y_test=mnist.y_test[:100])
     kwargs = dict(batch_size=100, learning_rate=1e-3, seed=3, checkpoint_dir=tmp_path, verbose=False)
     vh.train_vae(vh.VAE(hidden_dim=16, seed=3), small, epochs=1, matmul_precision="bfloat16", **kwargs)
-    with pytest.raises(vh.ArtifactsError, match=r"'matmul_precision': \('bfloat16', 'float32'\)"):
+    with pytest.raises(ArtifactsError, match=r"'matmul_precision': \('bfloat16', 'float32'\)"):
         vh.train_vae(vh.VAE(hidden_dim=16, seed=3), small, epochs=2, matmul_precision="float32", resume=True,
                      **kwargs)
 

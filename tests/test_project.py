@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from vae_machinery.parameters import SERIES_DEFAULTS, figures_dir, is_default_run
 from vae_tools import series
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -239,12 +240,11 @@ def test_series_defaults_are_the_parameters_cells_defaults():
 
     import papermill as pm
 
-    import vae_helpers as vh
 
     for path in NOTEBOOKS:
         for name, spec in pm.inspect_notebook(str(path)).items():
-            if name in vh.SERIES_DEFAULTS:
-                assert ast.literal_eval(spec["default"]) == vh.SERIES_DEFAULTS[name], (
+            if name in SERIES_DEFAULTS:
+                assert ast.literal_eval(spec["default"]) == SERIES_DEFAULTS[name], (
                     f"{path.name}: {name}'s default is not SERIES_DEFAULTS' (make notebooks writes it in)")
 
 
@@ -272,14 +272,13 @@ def test_a_default_changed_in_its_one_home_reaches_every_parameters_cell(tmp_pat
 
 
 def test_only_the_default_run_writes_the_committed_figures():
-    import vae_helpers as vh
 
-    assert vh.figures_dir(None, "../artifacts", vh.is_default_run(**vh.SERIES_DEFAULTS)) == Path("../imgs")
-    assert vh.is_default_run(EPOCHS=20, DATA_DIR="/data", RESUME=True)  # these do not change the figures
+    assert figures_dir(None, "../artifacts", is_default_run(**SERIES_DEFAULTS)) == Path("../imgs")
+    assert is_default_run(EPOCHS=20, DATA_DIR="/data", RESUME=True)  # these do not change the figures
     for changed in ({"LATENT_DIM": 10}, {"EPOCHS": 5}, {"ARTIFACTS_DIR": "/tmp/run"}, {"BETAS": [1.0]}):
-        assert not vh.is_default_run(**{**vh.SERIES_DEFAULTS, **changed}), changed
-    assert vh.figures_dir(None, "/tmp/run", False) == Path("/tmp/run/imgs")
-    assert vh.figures_dir("/elsewhere", "/tmp/run", True) == Path("/elsewhere")
+        assert not is_default_run(**{**SERIES_DEFAULTS, **changed}), changed
+    assert figures_dir(None, "/tmp/run", False) == Path("/tmp/run/imgs")
+    assert figures_dir("/elsewhere", "/tmp/run", True) == Path("/elsewhere")
 
 
 @pytest.mark.slow

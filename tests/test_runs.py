@@ -10,9 +10,10 @@ import pytest
 
 import vae_helpers as vh
 from vae_machinery import runs
+from vae_machinery.bfloat16 import resolve_matmul_precision
 
 ROOT = Path(__file__).resolve().parent.parent
-HERE = vh.resolve_matmul_precision("auto")
+HERE = resolve_matmul_precision("auto")
 OTHER = "float32" if HERE == "bfloat16" else "bfloat16"
 SETTINGS = {"BETA": 1.0, "LATENT_DIM": 2, "BINARIZE": None, "SEEDS": (42, 43)}
 

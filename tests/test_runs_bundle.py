@@ -14,7 +14,9 @@ import pytest
 
 import vae_helpers as vh
 from vae_machinery import runs_bundle as rb
+from vae_machinery.errors import ParameterError
 from vae_machinery.files import HISTORY_FILE, MODEL_FILE
+from vae_machinery.parameters import check_parameters
 from vae_machinery.runs import RUN_FILE, WEIGHTS_FILE, finished_run, matmul_precision_for, write_run
 
 SETTINGS = dict(DATASET="mnist", LATENT_DIM=2, HIDDEN_DIM=512, EPOCHS=20, BATCH_SIZE=512, LEARNING_RATE=4e-3,
@@ -312,12 +314,12 @@ def test_no_digest_or_a_bad_fragment_is_a_clear_error(bundle, tmp_path):
 # ------------------------------------------------------------------------------------------------
 def test_the_runs_url_parameter_is_none_or_an_address():
     assert vh.fetch_runs is rb.fetch_runs  # what the notebooks call after their setup cell
-    vh.check_parameters(RUNS_URL=None)
-    vh.check_parameters(RUNS_URL="https://example.org/08-runs.tar.gz#sha256=" + "a" * 64)
-    vh.check_parameters(RUNS_URL="../bundles/08-runs.tar.gz")
+    check_parameters(RUNS_URL=None)
+    check_parameters(RUNS_URL="https://example.org/08-runs.tar.gz#sha256=" + "a" * 64)
+    check_parameters(RUNS_URL="../bundles/08-runs.tar.gz")
     for bad in (42, "", "   ", ["https://example.org/b.tar.gz"], True):
-        with pytest.raises(vh.ParameterError, match=r"RUNS_URL = .* is not allowed: RUNS_URL must be None"):
-            vh.check_parameters(RUNS_URL=bad)
+        with pytest.raises(ParameterError, match=r"RUNS_URL = .* is not allowed: RUNS_URL must be None"):
+            check_parameters(RUNS_URL=bad)
 
 
 def test_the_tool_packs_a_notebooks_default_run_folder(tmp_path, capsys):
