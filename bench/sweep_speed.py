@@ -30,12 +30,12 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import vae_helpers as vh  # the training function the grid's tasks run
+from vae_machinery import grid
+from vae_machinery.parameters import TRAINING_DEFAULTS
+from vae_machinery.sweeps import plan_sweep
 
-import vae_helpers as vh  # noqa: E402  (the training function the grid's tasks run)
-from vae_machinery import grid  # noqa: E402
-from vae_machinery.parameters import TRAINING_DEFAULTS  # noqa: E402
-from vae_machinery.sweeps import plan_sweep  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 LAYOUTS = {"1x2": (1, 2), "2x1": (2, 1)}
 

@@ -81,7 +81,7 @@ class _NoCluster:
 
 
 def test_finished_runs_are_reused_and_half_written_ones_are_not(tmp_path, capsys):
-    from vae_helpers import resolve_matmul_precision
+    from vae_machinery.bfloat16 import resolve_matmul_precision
 
     tasks = grid.plan_grid(plan_sweep([1.0], [2]), [1, 2])
     precision = resolve_matmul_precision("auto")

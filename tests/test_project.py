@@ -226,12 +226,11 @@ def test_every_parameter_of_the_notebooks_is_known_and_the_training_defaults_are
     import papermill as pm
 
     import vae_helpers as vh
-    from vae_machinery.parameters import KNOWN_PARAMETERS
+    from vae_machinery.parameters import KNOWN_PARAMETERS, PLACES
 
     names = {name for path in NOTEBOOKS for name in pm.inspect_notebook(str(path))}
     assert names <= KNOWN_PARAMETERS, names - KNOWN_PARAMETERS
-    where = {"DATA_DIR", "ARTIFACTS_DIR", "IMGS_DIR", "RESUME"}  # where things go, not what is trained
-    training = set(pm.inspect_notebook(str(NOTEBOOKS[2]))) - where
+    training = set(pm.inspect_notebook(str(NOTEBOOKS[2]))) - set(PLACES)  # what is trained
     assert set(vh.TRAINING_DEFAULTS) == training
 
 

@@ -21,11 +21,10 @@ import json
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = ROOT / "notebooks"
-
-from vae_machinery.runs import read_run  # noqa: E402
-from vae_machinery.runs_bundle import pack_runs, read_manifest, write_sha256_file  # noqa: E402
+from vae_machinery.runs import read_run
+from vae_machinery.runs_bundle import pack_runs, read_manifest, write_sha256_file
+from vae_tools.series import NOTEBOOKS, ROOT, notebooks
+from vae_tools.series import number as series_number
 
 # Where a notebook's code puts its runs inside ARTIFACTS_DIR: Path(ARTIFACTS_DIR) / "conditional".
 _SUBFOLDER = re.compile(r"""Path\(ARTIFACTS_DIR\)\s*/\s*["']([^"'/]+)["']""")
@@ -33,7 +32,7 @@ _SUBFOLDER = re.compile(r"""Path\(ARTIFACTS_DIR\)\s*/\s*["']([^"'/]+)["']""")
 
 def find_notebook(number: str) -> Path:
     """``notebooks/<number>_*.ipynb``."""
-    found = sorted(NOTEBOOKS.glob(f"{int(number):02d}_*.ipynb"))
+    found = [path for path in notebooks() if series_number(path) == f"{int(number):02d}"]
     if len(found) != 1:
         raise SystemExit(f"No single notebook {number} in {NOTEBOOKS} (found {[p.name for p in found]}).")
     return found[0]

@@ -20,16 +20,15 @@ import json
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from vae_machinery.files import MODEL_FILE
+from vae_machinery.parameters import PLACES
+from vae_machinery.runs import RUN_FILE, WEIGHTS_FILE, write_run
 
-from vae_machinery.files import MODEL_FILE  # noqa: E402
-from vae_machinery.runs import RUN_FILE, WEIGHTS_FILE, write_run  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 OLD_CONFIG_FILE = "config.json"
 # What an old config.json held besides the settings (vh.train_and_save and notebook 03 wrote these).
 RESULTS = ("test_neg_elbo", "test_bce", "test_kl", "test_log_px", "val_loss", "train_time_s")
-# Where things went, not what was trained: never part of a run's settings.
-PATHS = ("ARTIFACTS_DIR", "IMGS_DIR", "DATA_DIR", "RESUME")
 
 
 def convert_config(folder: Path) -> str:
@@ -39,7 +38,7 @@ def convert_config(folder: Path) -> str:
         return f"skipped: no {MODEL_FILE}"
     if "val_loss" not in config:
         return "skipped: trained before the validation split, train it again"
-    settings = {k: v for k, v in config.items() if k not in (*RESULTS, *PATHS, "matmul_precision")}
+    settings = {k: v for k, v in config.items() if k not in (*RESULTS, *PLACES, "matmul_precision")}
     results = {k: config[k] for k in RESULTS if k in config}
     # Runs saved before the precision was recorded multiplied in float32.
     write_run(folder, settings, results, model_file=MODEL_FILE,

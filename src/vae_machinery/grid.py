@@ -44,6 +44,7 @@ from typing import Any
 
 from dask.system import CPU_COUNT
 
+from .parameters import PLACES
 from .runs import finished_run, flat, start_run
 from .sweeps import SWEEP_COLUMNS, native_stderr_to
 
@@ -61,8 +62,6 @@ METRICS = ("test_neg_elbo", "test_bce", "test_kl", "test_log_px", "train_time_s"
 # What summary.csv holds: one row per setting, each metric's mean and standard deviation over the seeds.
 SUMMARY_COLUMNS = ("setting", "seeds", "DATASET", "BINARIZE", "BETA", "LATENT_DIM", "EPOCHS", "IWAE_K",
                    *(c for m in METRICS for c in (m, f"{m}_std")))
-# Parameters of notebook 03 that say where things go or how to continue, not what is trained.
-_NOT_SETTINGS = ("DATA_DIR", "ARTIFACTS_DIR", "IMGS_DIR", "RESUME")
 
 
 def plan_grid(runs: Sequence[Mapping[str, Any]], seeds: Sequence[int]) -> list[dict[str, Any]]:
@@ -80,7 +79,7 @@ def run_settings(task: Mapping[str, Any], common: Mapping[str, Any],
     sweep's ``common`` settings and by the run's own."""
     own = {k: v for k, v in task.items() if k not in ("run", "setting")}
     settings = {**defaults, **common, **own}
-    return {k: v for k, v in settings.items() if k not in _NOT_SETTINGS}
+    return {k: v for k, v in settings.items() if k not in PLACES}
 
 
 def _row(config: Mapping[str, Any], task_run: str, **extra: Any) -> dict[str, Any]:

@@ -29,6 +29,7 @@ import numpy as np
 from .errors import ParameterError
 from .parameters import (
     COMMITTED_IMGS_DIR,
+    FOLDERS,
     KNOWN_PARAMETERS,
     check_parameters,
     figures_dir,
@@ -37,8 +38,6 @@ from .parameters import (
 
 # The folder that a run's files go to, by parameter (the first one a notebook has).
 _RUN_FOLDERS = ("ARTIFACTS_DIR", "SWEEP_DIR")
-# Parameters that name folders: relative ones start in the series' notebooks/ folder.
-_FOLDER_PARAMETERS = ("DATA_DIR", "ARTIFACTS_DIR", "SWEEP_DIR", "IMGS_DIR")
 # The default run's figures, for a notebook alone in a folder: beside it, as its runs are.
 LONE_IMGS_DIR = "imgs"
 
@@ -88,7 +87,7 @@ def keep_runs_beside(namespace: MutableMapping[str, Any]) -> dict[str, str]:
     (``"artifacts"``), so that nothing is written outside the folder the student sees. Returns the
     changed parameters with their new values."""
     changed = {}
-    for name in _FOLDER_PARAMETERS:
+    for name in FOLDERS:
         value = namespace.get(name)
         if isinstance(value, str) and value.startswith("../"):
             changed[name] = namespace[name] = value.removeprefix("../")
@@ -99,7 +98,7 @@ def as_in_series_folder(parameters: Mapping[str, Any]) -> dict[str, Any]:
     """``parameters`` of a notebook alone in a folder, written as in a ``notebooks/`` folder: there the
     folder itself stands for the series' root, so ``"artifacts"`` names what ``"../artifacts"`` names
     in ``notebooks/`` (the default run stays the default run, also when the setup cell runs twice)."""
-    return {name: f"../{value}" if name in _FOLDER_PARAMETERS and isinstance(value, str)
+    return {name: f"../{value}" if name in FOLDERS and isinstance(value, str)
             and not value.startswith(("../", "/")) else value for name, value in parameters.items()}
 
 

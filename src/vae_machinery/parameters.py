@@ -19,6 +19,10 @@ from .errors import ParameterError
 from .idx_data import DATASETS
 
 BINARIZE_MODES = (None, "dynamic")
+# Parameters that name folders (relative ones start in the series' notebooks/ folder).
+FOLDERS = ("DATA_DIR", "ARTIFACTS_DIR", "SWEEP_DIR", "IMGS_DIR")
+# Parameters that say where things go or how a run goes on, not what is trained: never a run's settings.
+PLACES = (*FOLDERS, "RESUME", "RERUN", "RUNS_URL", "SCHEDULER_ADDRESS")
 MATMUL_PRECISIONS = ("auto", "float32", "bfloat16")
 
 
