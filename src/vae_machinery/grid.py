@@ -46,7 +46,7 @@ from dask.system import CPU_COUNT
 
 from .parameters import PLACES
 from .runs import finished_run, flat, start_run
-from .sweeps import SWEEP_COLUMNS, native_stderr_to
+from .sweeps import SWEEP_COLUMNS, format_table, native_stderr_to
 
 # The local cluster: (worker processes, task threads each), one single-threaded worker
 # per core, each with one TensorFlow thread. One worker running a task per core on a
@@ -273,14 +273,4 @@ def summarize(rows: Sequence[Mapping[str, Any]], metrics: Sequence[str] = METRIC
 def mean_std_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
     """A plain-text table of :func:`summarize` rows: a metric with a ``_std``
     shows as ``mean ± std`` (2 decimals)."""
-    def cell(r: Mapping[str, Any], c: str) -> str:
-        v = r[c]
-        if f"{c}_std" in r:
-            return f"{v:.2f} ± {r[f'{c}_std']:.2f}"
-        return f"{v:.2f}" if isinstance(v, float) else ("-" if v is None else str(v))
-
-    body = [[cell(r, c) for c in columns] for r in rows]
-    widths = [max([len(c), *(len(b[i]) for b in body)]) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.rjust(w) for c, w in zip(columns, widths)), "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(v.rjust(w) for v, w in zip(b, widths)) for b in body]
-    return "\n".join(lines)
+    return format_table(rows, columns, with_std=True)

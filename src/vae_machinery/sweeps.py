@@ -71,12 +71,16 @@ def write_csv(path: str | os.PathLike, rows: Sequence[Mapping[str, Any]],
     return path
 
 
-def format_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
-    """A plain-text table of ``rows`` (floats with 2 decimals), for printing."""
-    def cell(v: Any) -> str:
+def format_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], *, with_std: bool = False) -> str:
+    """A plain-text table of ``rows`` (floats with 2 decimals), for printing. With ``with_std``, a column
+    ``c`` whose row also has ``c_std`` shows as ``mean ± std`` (the means over seeds of 07's grid)."""
+    def cell(r: Mapping[str, Any], c: str) -> str:
+        v = r[c]
+        if with_std and f"{c}_std" in r:
+            return f"{v:.2f} ± {r[f'{c}_std']:.2f}"
         return f"{v:.2f}" if isinstance(v, float) else ("-" if v is None else str(v))
 
-    body = [[cell(r[c]) for c in columns] for r in rows]
+    body = [[cell(r, c) for c in columns] for r in rows]
     widths = [max([len(c), *(len(b[i]) for b in body)]) for i, c in enumerate(columns)]
     lines = ["  ".join(c.rjust(w) for c, w in zip(columns, widths))]
     lines.append("  ".join("-" * w for w in widths))
