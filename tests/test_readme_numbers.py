@@ -126,8 +126,8 @@ NOT_COMMITTED = {
         "12.6": "K = 5000 run: 755.8 s in minutes (not committed)",
     },
     "docs/running.md": {
-        "639": "notebook 07's bundle of its default run's 43 runs (2026-12-07): tools/bundle_runs.py 07 printed "
-               "639.1 MB (not committed)",
+        "639": "notebook 07's bundle of its default run's 43 runs (2026-12-07): tools/bundle_runs.py 07 "
+               "printed 639.1 MB (not committed)",
         "693": "the same bundle unpacked: 693.3 MB (not committed)",
         "54": "notebook 07 run from that bundle in an empty folder: papermill wall 54.3 s (not committed)",
         "2665": "notebook 07's default run that trained those runs: run_series printed 'Done in 2665.0 s' "
