@@ -224,7 +224,9 @@ def hub_problems(root: Path) -> list[str]:
                  if canonicalize_name(r.name) not in installed]
 
     copied = {source: dest for sources, dest in copies(root) for source in sources}
-    package = ["pyproject.toml", project(root)["readme"], "src/", f"{BINDER}/requirements.txt"]
+    folders = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-dir"]
+    package = ["pyproject.toml", project(root)["readme"], *(f"{folder}/" for folder in folders.values()),
+               f"{BINDER}/requirements.txt"]
     problems += [f"the Dockerfile does not COPY {p}, which `pip install .` of binder's list needs"
                  for p in package if p not in copied]
     for source in copied:
@@ -392,7 +394,8 @@ def planted(tmp_path: Path, faults: list[tuple[str, str, str]]) -> Path:
         shutil.copy2(ROOT / name, root / name)
     for folder in ("binder", "docker", STUDENT_EDITION):
         shutil.copytree(ROOT / folder, root / folder)
-    (root / "src").symlink_to(ROOT / "src")
+    for folder in ("src", "tools", "bench"):
+        (root / folder).symlink_to(ROOT / folder)
     (root / "notebooks").mkdir()
     for path in series.notebooks():
         (root / "notebooks" / path.name).touch()

@@ -313,7 +313,9 @@ def source(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("source")
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, folder / name)
-    shutil.copytree(ROOT / "src", folder / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    ignored = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    for name in ("src", "tools", "bench"):  # the package; the commands, installed as vae_tools and vae_bench
+        shutil.copytree(ROOT / name, folder / name, ignore=ignored)
     return folder
 
 
@@ -334,6 +336,8 @@ def test_the_wheel_holds_the_helpers_every_file_of_the_package_and_the_dependenc
                if p.is_file() and "__pycache__" not in p.parts}
     assert "vae_helpers.py" in names and "vae_machinery/__init__.py" in package
     assert package <= names, f"files of vae_machinery missing from the wheel: {sorted(package - names)}"
+    assert {"vae_tools/editions.py", "vae_tools/series.py", "vae_bench/grade_class.py"} <= names
+    assert not any(name.startswith(("vae_answers", "instructor", "tests/")) for name in names), "no answers"
     (info,) = [n for n in names if n.endswith(".dist-info/METADATA")]
     metadata = zipfile.ZipFile(wheel).read(info).decode().splitlines()
     requires = [line.split(": ", 1)[1] for line in metadata if line.startswith("Requires-Dist: ")]
