@@ -44,6 +44,16 @@ def test_code_imports_the_installed_project_without_editing_sys_path():
     assert not edits, "sys.path edited (import from vae_tools / vae_bench instead):\n" + "\n".join(edits)
 
 
+def test_the_tools_installed_without_their_checkout_say_so(tmp_path, monkeypatch):
+    """pip install . (not -e) copies vae_tools into site-packages, away from notebooks/: one clear line."""
+    monkeypatch.setattr(series, "NOTEBOOKS", tmp_path / "site-packages" / "notebooks")
+    monkeypatch.setattr(series, "ROOT", tmp_path / "site-packages")
+    with pytest.raises(SystemExit, match=r"installed editable \(make venv, or pip install -e \.\)"):
+        series.notebooks()
+    with pytest.raises(SystemExit, match="No notebooks named like 01_data.ipynb"):
+        series.notebooks(tmp_path)  # any other folder without notebooks
+
+
 def test_the_notebooks_are_numbered_from_01_without_gaps():
     numbers = [p.name[:3] for p in NOTEBOOKS]
     assert numbers == [f"{i:02d}_" for i in range(1, len(NOTEBOOKS) + 1)] and len(numbers) >= 10, numbers

@@ -32,9 +32,14 @@ ON_REQUEST = "07"  # from this number on, notebooks train models of their own: r
 ASSIGNMENT = re.compile(r"^(?P<name>[A-Z][A-Z0-9_]*) = (?P<value>.*?)(?P<rest>\s*(?:#.*)?\n?)$")
 
 
-def notebooks(folder: Path = NOTEBOOKS) -> list[Path]:
-    """The notebooks of the series in ``folder``, in order: 01_data.ipynb, 02_model.ipynb, ..."""
-    found = sorted(Path(folder).glob(PATTERN))
+def notebooks(folder: Path | None = None) -> list[Path]:
+    """The notebooks of the series in ``folder`` (default: the checkout's notebooks/), in order:
+    01_data.ipynb, 02_model.ipynb, ..."""
+    folder = NOTEBOOKS if folder is None else Path(folder)
+    if folder == NOTEBOOKS and not NOTEBOOKS.is_dir():
+        raise SystemExit(f"vae_tools works on a checkout of the repository, installed editable (make venv, "
+                         f"or pip install -e .); this one is installed in {ROOT}, which has no notebooks/.")
+    found = sorted(folder.glob(PATTERN))
     if not found:
         raise SystemExit(f"No notebooks named like 01_data.ipynb ({PATTERN}) in {folder}.")
     return found

@@ -27,9 +27,10 @@ The workers run in the environment of the batch script. TensorFlow's thread
 variables are set to 1, as ``vae_machinery.grid.worker_env`` sets them for a
 local cluster, unless the environment sets them already. The workers, the
 scheduler (which deserialises the task graph) and notebook 07's kernel all
-import the helpers: run it with the project's environment (``make venv``, or
-``pip install .``), or with ``PYTHONPATH`` naming this checkout's ``src``
-(docs/cluster.md); ``--check`` says which worker cannot import them.
+import the helpers (``src`` on ``PYTHONPATH``, or ``pip install .``); the
+client runs ``tools/run_series.py`` from this checkout, which must be installed
+editable (``make venv``, or ``pip install -e .``). ``--check`` says which worker
+cannot import the helpers (docs/cluster.md).
 
 Needs dask-jobqueue 0.9 or later: ``pip install dask-jobqueue`` (or ``pip install
 '.[cluster]'``).
