@@ -760,6 +760,8 @@ def grade(submissions: Iterable[Path], course: Path, notebooks: Sequence[Path] |
                   file=sys.stderr, flush=True)
     report.seconds = time.perf_counter() - start
     report.tasks = len(tasks)
+    # Tasks finish in any order: the report lists students by name and their notebooks in series order.
+    report.scores = {student: dict(sorted(rows.items())) for student, rows in sorted(report.scores.items())}
     return report
 
 
